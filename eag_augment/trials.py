@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["TrialSet", "angle_of_reach"]
+__all__ = ["TrialSet", "angle_of_reach", "as_finite_array", "validate_spikes"]
 
 _FORMAT_VERSION = 1
 
 
-def _as_array(value, name: str, ndim: int, dtype=None) -> np.ndarray:
+def as_finite_array(value, name: str, ndim: int, dtype=None) -> np.ndarray:
+    """``value`` as a non-empty numeric array of ``ndim`` dims without NaN/inf, else a clear error."""
     if value is None:
         raise TypeError(f"{name} is required, got None")
     try:
@@ -46,7 +47,7 @@ def validate_spikes(spikes, name: str = "spikes") -> np.ndarray:
 
     Returns an int32 copy-free view where possible.
     """
-    arr = _as_array(spikes, name, 3)
+    arr = as_finite_array(spikes, name, 3)
     if arr.dtype.kind == "b":
         arr = arr.astype(np.int32)
     if np.any(arr < 0):
@@ -65,7 +66,7 @@ def angle_of_reach(velocity: np.ndarray) -> np.ndarray:
 
     The angle of the summed x/y velocity, i.e. the direction of net hand displacement.
     """
-    velocity = _as_array(velocity, "velocity", 3, dtype=float)
+    velocity = as_finite_array(velocity, "velocity", 3, dtype=float)
     if velocity.shape[2] < 2:
         raise ValueError(f"velocity needs x and y channels, got shape {velocity.shape}")
     disp = velocity[:, :, :2].sum(axis=1)
@@ -124,7 +125,7 @@ class TrialSet:
         self.t_start_ms = float(t_start_ms)
 
         if behavior is not None:
-            behavior = _as_array(behavior, "behavior", 3).astype(np.float64, copy=False)
+            behavior = as_finite_array(behavior, "behavior", 3).astype(np.float64, copy=False)
             if behavior.shape[:2] != (n_trials, n_bins):
                 raise ValueError(
                     f"behavior must have shape ({n_trials}, {n_bins}, dims) to match spikes "
@@ -175,7 +176,7 @@ class TrialSet:
         self.heldout = heldout
 
         if rates is not None:
-            rates = _as_array(rates, "rates", 3).astype(np.float32, copy=False)
+            rates = as_finite_array(rates, "rates", 3).astype(np.float32, copy=False)
             if rates.shape != self.spikes.shape:
                 raise ValueError(
                     f"rates must have the shape of spikes {self.spikes.shape}, got {rates.shape}"
@@ -427,7 +428,7 @@ class TrialSet:
         if window > n_time:
             raise ValueError(f"window ({window} bins) is longer than the recording ({n_time} bins)")
         if behavior is not None:
-            behavior = _as_array(behavior, "behavior", 2, dtype=float)
+            behavior = as_finite_array(behavior, "behavior", 2, dtype=float)
             if behavior.shape[0] != n_time:
                 raise ValueError(
                     f"behavior must have {n_time} time bins like spikes, got shape {behavior.shape}"

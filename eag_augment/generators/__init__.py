@@ -1,0 +1,7 @@
+"""Generators of synthetic trials behind one interface: fit(trials) / sample(n, ...)."""
+
+from eag_augment.generators.autoencoder import LatentAutoencoder
+from eag_augment.generators.base import BaseGenerator, load_generator
+from eag_augment.generators.eag import EAGGenerator
+
+__all__ = ["BaseGenerator", "EAGGenerator", "LatentAutoencoder", "load_generator"]

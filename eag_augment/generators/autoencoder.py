@@ -1,0 +1,192 @@
+"""LatentAutoencoder: fit/encode/decode around the Poisson autoencoder (stage 1 of EAG and LDNS)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+from eag_augment.generators._training import (TrainingHistory, fit_module, resolve_device,
+                                              seed_from, torch_generator)
+from eag_augment.generators.base import register
+from eag_augment.nn.autoencoder import (PoissonAutoencoder, coordinated_dropout_loss,
+                                        latent_regularizer)
+from eag_augment.trials import TrialSet, validate_spikes
+
+__all__ = ["LatentAutoencoder"]
+
+_ARCH = ("latent_dim", "channels", "n_blocks", "state_dim", "bidirectional", "dropout")
+
+
+def _spikes_of(X) -> np.ndarray:
+    return X.spikes if isinstance(X, TrialSet) else validate_spikes(X, "X")
+
+
+@register
+class LatentAutoencoder(BaseEstimator):
+    """Compress spike counts (trials, bins, neurons) into smooth latents (trials, bins, d).
+
+    Trained with coordinated dropout and Poisson NLL, an L2 and a temporal-smoothness penalty
+    on the latents, AdamW with warm-up + cosine decay and gradient clipping; early stopping on
+    the coordinated-dropout loss of an internal validation split (it overfits otherwise).
+
+    Parameters
+    ----------
+    latent_dim : int
+        Latent channels per bin.
+    channels, n_blocks, state_dim, bidirectional, dropout
+        Encoder size (see :class:`eag_augment.nn.autoencoder.PoissonAutoencoder`).
+    cd_rate : float
+        Coordinated-dropout probability p (0.2 Lorenz, 0.5 MC_Maze in LDNS).
+    l2, smoothness : float
+        Latent penalties b_L2 and b_td, per spike entry.
+    lr, weight_decay, epochs, batch_size, patience, grad_clip
+        Optimisation.
+    validation_fraction : float
+        Share of the training trials held out for early stopping.
+    device : str
+        "auto" (CUDA if available), "cpu" or "cuda".
+    verbose : int
+        0 silent, 1 progress bar.
+    random_state : int or None
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 16,
+        channels: int = 64,
+        n_blocks: int = 3,
+        state_dim: int = 32,
+        bidirectional: bool = True,
+        dropout: float = 0.0,
+        cd_rate: float = 0.3,
+        l2: float = 1e-3,
+        smoothness: float = 0.1,
+        lr: float = 2e-3,
+        weight_decay: float = 0.01,
+        epochs: int = 150,
+        batch_size: int = 64,
+        patience: int = 20,
+        grad_clip: float = 2.0,
+        validation_fraction: float = 0.1,
+        device: str = "auto",
+        verbose: int = 0,
+        random_state: int | None = None,
+    ) -> None:
+        self.latent_dim = latent_dim
+        self.channels = channels
+        self.n_blocks = n_blocks
+        self.state_dim = state_dim
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.cd_rate = cd_rate
+        self.l2 = l2
+        self.smoothness = smoothness
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.patience = patience
+        self.grad_clip = grad_clip
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _build(self, n_neurons: int) -> PoissonAutoencoder:
+        return PoissonAutoencoder(n_neurons, **{k: getattr(self, k) for k in _ARCH})
+
+    def fit(self, X, y=None) -> LatentAutoencoder:
+        """Fit on spike counts: a TrialSet or an array (trials, bins, neurons)."""
+        spikes = _spikes_of(X)
+        if not 0 <= self.cd_rate < 1:
+            raise ValueError(f"cd_rate must be in [0, 1), got {self.cd_rate}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+        n = spikes.shape[0]
+        n_val = max(1, int(round(self.validation_fraction * n)))
+        if n - n_val < 1:
+            raise ValueError(f"need at least 2 trials to fit the autoencoder, got {n}")
+        seed = seed_from(self.random_state)
+        rng = np.random.default_rng(seed)
+        self.device_ = resolve_device(self.device)
+        order = rng.permutation(n)
+        x = torch.as_tensor(spikes, dtype=torch.float32, device=self.device_)
+        x_train, x_val = x[order[n_val:]], x[order[:n_val]]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = self._build(spikes.shape[2]).to(self.device_)
+
+        def step_loss(idx):
+            batch = x_train[idx]
+            loss, z = coordinated_dropout_loss(model, batch, self.cd_rate)
+            return loss + latent_regularizer(z, batch.numel(), self.l2, self.smoothness)
+
+        val_gen_seed = seed + 1
+
+        def val_loss(module):
+            # A fixed dropout mask, so that epochs are compared on the same held-out entries.
+            gen = torch_generator(val_gen_seed, self.device_)
+            return coordinated_dropout_loss(module, x_val, max(self.cd_rate, 0.2), gen)[0].item()
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.module_, self.history_ = fit_module(
+                model, step_loss, len(x_train), epochs=self.epochs, batch_size=self.batch_size,
+                lr=self.lr, weight_decay=self.weight_decay, grad_clip=self.grad_clip, rng=rng,
+                val_loss=val_loss, patience=self.patience, verbose=self.verbose,
+                desc="autoencoder",
+            )
+        self.n_neurons_ = spikes.shape[2]
+        return self
+
+    def _check(self, n_neurons: int | None = None) -> None:
+        if not hasattr(self, "module_"):
+            raise NotFittedError("this LatentAutoencoder is not fitted yet: call fit first")
+        if n_neurons is not None and n_neurons != self.n_neurons_:
+            raise ValueError(f"X has {n_neurons} neurons, the autoencoder was fitted on "
+                             f"{self.n_neurons_}")
+
+    @torch.no_grad()
+    def encode(self, X, batch_size: int = 256) -> np.ndarray:
+        """Latents (trials, bins, latent_dim) of spike counts (TrialSet or array)."""
+        spikes = _spikes_of(X)
+        self._check(spikes.shape[2])
+        self.module_.eval()
+        out = [self.module_.encode(torch.as_tensor(spikes[i:i + batch_size], dtype=torch.float32,
+                                                   device=self.device_)).cpu()
+               for i in range(0, len(spikes), batch_size)]
+        return torch.cat(out).numpy()
+
+    @torch.no_grad()
+    def decode_tensor(self, z: torch.Tensor) -> torch.Tensor:
+        """Rates (..., neurons) from latents (..., latent_dim) on the model's device."""
+        self._check()
+        self.module_.eval()
+        return self.module_.decode(z.to(self.device_))
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Rates (trials, bins, neurons), expected counts per bin, from latents."""
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim != 3 or z.shape[2] != self.latent_dim:
+            raise ValueError(f"z must have shape (trials, bins, {self.latent_dim}), got {z.shape}")
+        return self.decode_tensor(torch.from_numpy(z)).cpu().numpy()
+
+    def predict_rates(self, X) -> np.ndarray:
+        """Smoothed rates (trials, bins, neurons) inferred from spike counts."""
+        return self.decode(self.encode(X))
+
+    # Used by the generators that embed an autoencoder in their checkpoint.
+    def get_state(self) -> tuple[dict, dict]:
+        self._check()
+        return {"n_neurons_": self.n_neurons_, "history_": self.history_.as_dict()}, \
+            self.module_.state_dict()
+
+    def set_state(self, config: dict, state: dict, device: torch.device) -> None:
+        self.n_neurons_ = config["n_neurons_"]
+        self.history_ = TrainingHistory(**config["history_"])
+        self.device_ = device
+        module = self._build(self.n_neurons_)
+        module.load_state_dict(state)
+        self.module_ = module.to(device).eval()

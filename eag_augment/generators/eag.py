@@ -1,0 +1,237 @@
+"""EAGGenerator: energy-based autoregressive generation of latent trajectories (arXiv 2511.17606)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy.stats import truncnorm
+from tqdm.auto import tqdm
+
+from eag_augment.generators._training import TrainingHistory, fit_module
+from eag_augment.generators.latent import LatentGenerator
+from eag_augment.nn.energy import EnergyTransformer, cosine_mask_schedule, energy_score
+
+__all__ = ["EAGGenerator"]
+
+
+def _patch(x: torch.Tensor, patch: int) -> torch.Tensor:
+    """(n, bins, c) -> (n, tokens, patch * c), zero-padding bins to a multiple of patch."""
+    n, t, c = x.shape
+    pad = (-t) % patch
+    if pad:
+        x = torch.cat([x, x.new_zeros(n, pad, c)], dim=1)
+    return x.reshape(n, (t + pad) // patch, patch * c)
+
+
+def _unpatch(tokens: torch.Tensor, patch: int, n_bins: int) -> torch.Tensor:
+    n, length, pc = tokens.shape
+    return tokens.reshape(n, length * patch, pc // patch)[:, :n_bins]
+
+
+class EAGGenerator(LatentGenerator):
+    """Energy-based autoregressive generator of spiking trials with classifier-free guidance.
+
+    Stage 1 is a :class:`LatentAutoencoder`; stage 2 a masked-autoregressive bidirectional
+    transformer over latent tokens whose MLP head (noise injected by adaLN) is trained with
+    the energy score. Sampling reveals tokens in ``n_steps`` parallel steps (cosine schedule).
+
+    Parameters
+    ----------
+    autoencoder : LatentAutoencoder, optional
+        Stage-1 settings (a default one when None); cloned and fitted in :meth:`fit`.
+    condition : {"velocity", "angle", None}
+        What sampling is conditioned on: per-bin velocity trajectories, reach angle, or nothing.
+    generate_behavior : bool
+        With condition "angle" or None, also generate the velocity (as extra latent channels),
+        so synthetic trials come with behaviour.
+    patch_size : int
+        Bins per token (a speed choice: fewer tokens per trial).
+    width, depth, heads, n_buffer : int
+        Transformer size and number of condition-carrying buffer tokens.
+    head_width, head_blocks, noise_dim : int
+        MLP generator head size and noise dimension (64 in the paper).
+    p_uncond : float
+        Probability of replacing the condition with the null embedding during training.
+    epochs, batch_size, lr, head_lr_scale, weight_decay, grad_clip, ema_decay
+        Optimisation (AdamW betas (0.9, 0.95); the head learns at lr * head_lr_scale).
+    n_steps : int
+        Default number of sampling steps K (capped at the number of tokens).
+    guidance_scale : float
+        Default classifier-free guidance scale.
+    device, verbose, random_state
+    """
+
+    def __init__(
+        self,
+        autoencoder=None,
+        condition: str | None = "velocity",
+        generate_behavior: bool = True,
+        patch_size: int = 5,
+        width: int = 128,
+        depth: int = 4,
+        heads: int = 4,
+        n_buffer: int = 4,
+        head_width: int = 256,
+        head_blocks: int = 3,
+        noise_dim: int = 64,
+        p_uncond: float = 0.1,
+        epochs: int = 300,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        head_lr_scale: float = 0.5,
+        weight_decay: float = 0.02,
+        grad_clip: float = 3.0,
+        ema_decay: float = 0.995,
+        n_steps: int = 16,
+        guidance_scale: float = 1.0,
+        device: str = "auto",
+        verbose: int = 0,
+        random_state: int | None = None,
+    ) -> None:
+        self.autoencoder = autoencoder
+        self.condition = condition
+        self.generate_behavior = generate_behavior
+        self.patch_size = patch_size
+        self.width = width
+        self.depth = depth
+        self.heads = heads
+        self.n_buffer = n_buffer
+        self.head_width = head_width
+        self.head_blocks = head_blocks
+        self.noise_dim = noise_dim
+        self.p_uncond = p_uncond
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.head_lr_scale = head_lr_scale
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.ema_decay = ema_decay
+        self.n_steps = n_steps
+        self.guidance_scale = guidance_scale
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # ----------------------------------------------------------------- model
+    def _build(self) -> EnergyTransformer:
+        return EnergyTransformer(
+            n_tokens=self.n_tokens_, token_dim=self.patch_size * self.n_channels_,
+            width=self.width, depth=self.depth, heads=self.heads, n_buffer=self.n_buffer,
+            angle_condition=self.condition_ == "angle",
+            velocity_dim=self.patch_size * self.n_behavior_ if self.condition_ == "velocity" else 0,
+            head_width=self.head_width, head_blocks=self.head_blocks, noise_dim=self.noise_dim,
+        ).to(self.device_)
+
+    def _fit_prior(self, x, angle, velocity, rng) -> None:
+        if self.patch_size < 1 or self.patch_size > x.shape[1]:
+            raise ValueError(f"patch_size must be in [1, {x.shape[1]}], got {self.patch_size}")
+        if not 0 <= self.p_uncond < 1:
+            raise ValueError(f"p_uncond must be in [0, 1), got {self.p_uncond}")
+        dev = self.device_
+        tokens = _patch(torch.as_tensor(x, device=dev), self.patch_size)
+        self.n_channels_ = x.shape[2]
+        self.n_tokens_ = tokens.shape[1]
+        vel = None if velocity is None else _patch(torch.as_tensor(velocity, device=dev),
+                                                   self.patch_size)
+        ang = None if angle is None else torch.as_tensor(angle, dtype=torch.float32, device=dev)
+        model = self._build()
+        length = self.n_tokens_
+        # Mask ratio ~ normal(1.0, 0.25) truncated to [0.7, 1.0], as in MAR/EAG.
+        ratio_dist = truncnorm((0.7 - 1.0) / 0.25, 0.0, loc=1.0, scale=0.25)
+
+        def step_loss(idx):
+            b = len(idx)
+            target = tokens[idx]
+            n_mask = math.ceil(length * ratio_dist.rvs(random_state=rng))
+            rank = torch.rand(b, length, device=dev).argsort(1).argsort(1)
+            mask = rank < n_mask
+            drop = torch.rand(b, device=dev) < self.p_uncond
+            feats = model.features(
+                target, mask, angle=None if ang is None else ang[idx],
+                velocity=None if vel is None else vel[idx],
+                drop_angle=drop if ang is not None else None,
+                drop_velocity=drop if vel is not None else None,
+            )
+            f, y = feats[mask], target[mask]
+            noise = model.head.sample_noise((2, len(f)), None, dev)
+            return energy_score(model.head(f, noise[0]), model.head(f, noise[1]), y)
+
+        head_params = list(model.head.parameters())
+        head_ids = {id(p) for p in head_params}
+        groups = [{"params": [p for p in model.parameters() if id(p) not in head_ids]},
+                  {"params": head_params, "lr": self.lr * self.head_lr_scale}]
+        self.module_, self.history_ = fit_module(
+            model, step_loss, len(tokens), epochs=self.epochs, batch_size=self.batch_size,
+            lr=self.lr, betas=(0.9, 0.95), weight_decay=self.weight_decay,
+            grad_clip=self.grad_clip, param_groups=groups, ema_decay=self.ema_decay,
+            rng=rng, verbose=self.verbose, desc="EAG transformer",
+        )
+
+    # -------------------------------------------------------------- sampling
+    def _sample_prior(self, n_trials, angle, velocity, guidance_scale, generator,
+                      n_steps: int | None = None, batch_size: int = 4096):
+        """Masked-autoregressive sampling: (n, bins, channels) normalised latents.
+
+        ``n_steps`` overrides the constructor's K; trials are generated ``batch_size`` at a time.
+        """
+        n_steps = self.n_steps if n_steps is None else n_steps
+        if not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+        dev = self.device_
+        ang = None if angle is None else torch.as_tensor(angle, dtype=torch.float32, device=dev)
+        vel = None if velocity is None else _patch(torch.as_tensor(velocity, device=dev),
+                                                   self.patch_size)
+        chunks = []
+        for start in tqdm(range(0, n_trials, batch_size), desc="EAG sampling",
+                          disable=not self.verbose or n_trials <= batch_size, leave=False):
+            sl = slice(start, min(n_trials, start + batch_size))
+            chunks.append(self._sample_chunk(
+                sl.stop - sl.start, None if ang is None else ang[sl],
+                None if vel is None else vel[sl], guidance_scale, int(n_steps), generator))
+        return _unpatch(torch.cat(chunks), self.patch_size, self.n_bins_)
+
+    def _sample_chunk(self, n, ang, vel, guidance_scale, n_steps, generator) -> torch.Tensor:
+        model, dev, length = self.module_, self.device_, self.n_tokens_
+        model.eval()
+        tokens = torch.zeros(n, length, self.patch_size * self.n_channels_, device=dev)
+        mask = torch.ones(n, length, dtype=torch.bool, device=dev)
+        order = torch.rand(n, length, generator=generator, device=dev).argsort(1)
+        rows = torch.arange(n, device=dev)[:, None]
+        guided = self.condition_ is not None and guidance_scale != 1.0
+        if guided:
+            both = lambda t: None if t is None else torch.cat([t, t])  # noqa: E731
+            drop = torch.cat([torch.zeros(n, dtype=torch.bool, device=dev),
+                              torch.ones(n, dtype=torch.bool, device=dev)])
+        previous = length
+        for left in cosine_mask_schedule(length, n_steps):
+            if guided:
+                f_both = model.features(both(tokens), both(mask), both(ang), both(vel),
+                                        drop if ang is not None else None,
+                                        drop if vel is not None else None)
+                # Guidance ramps linearly from 1 to the target as tokens are revealed.
+                g = 1.0 + (guidance_scale - 1.0) * (length - previous) / length
+                feats = g * f_both[:n] + (1.0 - g) * f_both[n:]
+            else:
+                feats = model.features(tokens, mask, ang, vel)
+            reveal = order[:, left:previous]
+            f = feats[rows, reveal]
+            noise = model.head.sample_noise(tuple(f.shape[:2]), generator, dev)
+            tokens[rows, reveal] = model.head(f, noise)
+            mask[rows, reveal] = False
+            previous = left
+        return tokens
+
+    # ------------------------------------------------------------ persistence
+    def _prior_state(self) -> tuple[dict, dict]:
+        return ({"n_tokens_": self.n_tokens_, "n_channels_": self.n_channels_,
+                 "history_": self.history_.as_dict()}, self.module_.state_dict())
+
+    def _load_prior(self, config: dict, state: dict) -> None:
+        self.n_tokens_, self.n_channels_ = config["n_tokens_"], config["n_channels_"]
+        self.history_ = TrainingHistory(**config["history_"])
+        module = self._build()
+        module.load_state_dict(state)
+        self.module_ = module.eval()

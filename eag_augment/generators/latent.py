@@ -1,0 +1,115 @@
+"""Generators that model the autoencoder's latents: the part EAG and latent diffusion share.
+
+Fitting trains (or reuses) a :class:`LatentAutoencoder`, encodes the training trials, appends
+the behaviour channels when the model should generate behaviour jointly, and z-scores every
+channel with training statistics (clamped to +-5). A subclass then fits its prior on those
+normalised sequences (trials, bins, channels). Sampling inverts the chain: prior sample ->
+de-normalise -> per-bin decoder -> rates; the base class draws Poisson spikes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import clone
+
+from eag_augment.generators.autoencoder import LatentAutoencoder
+from eag_augment.generators.base import BaseGenerator
+from eag_augment.trials import TrialSet
+
+__all__ = ["LatentGenerator"]
+
+_CLAMP = 5.0
+
+
+def _zscore_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    flat = x.reshape(-1, x.shape[-1])
+    return flat.mean(0).astype(np.float32), np.maximum(flat.std(0), 1e-6).astype(np.float32)
+
+
+class LatentGenerator(BaseGenerator):
+    """Base for generators of autoencoder latents. Subclasses implement the prior:
+
+    ``_fit_prior(x, angle, velocity, rng)`` with x (trials, bins, channels) normalised,
+    angle (trials,) or None, velocity (trials, bins, dims) normalised or None; and
+    ``_sample_prior(n, angle, velocity, guidance_scale, generator, **kw) -> tensor (n, bins,
+    channels)``; plus ``_prior_state()`` / ``_load_prior(config, state)`` for checkpoints.
+    """
+
+    def _fit(self, trials: TrialSet, rng: np.random.Generator,
+             fitted_autoencoder: LatentAutoencoder | None = None) -> None:
+        if fitted_autoencoder is not None:
+            if getattr(fitted_autoencoder, "n_neurons_", None) != trials.n_neurons:
+                raise ValueError("fitted_autoencoder must be a LatentAutoencoder fitted on "
+                                 f"{trials.n_neurons} neurons")
+            ae = fitted_autoencoder
+        else:
+            ae = clone(self.autoencoder) if self.autoencoder is not None else LatentAutoencoder()
+            if ae.random_state is None:
+                ae.set_params(random_state=int(rng.integers(2**31)))
+            ae.set_params(device=self.device, verbose=self.verbose)
+            ae.fit(trials)
+        self.autoencoder_ = ae
+        z = ae.encode(trials)
+        self.generates_behavior_ = bool(
+            getattr(self, "generate_behavior", True) and self.condition_ != "velocity"
+            and trials.behavior is not None
+        )
+        x = np.concatenate([z, trials.behavior], axis=2) if self.generates_behavior_ else z
+        self.x_mean_, self.x_std_ = _zscore_stats(x)
+        x = np.clip((x - self.x_mean_) / self.x_std_, -_CLAMP, _CLAMP).astype(np.float32)
+        velocity = None
+        if self.condition_ == "velocity":
+            self.v_mean_, self.v_std_ = _zscore_stats(trials.behavior)
+            velocity = self._normalise_velocity(trials.behavior)
+        angle = np.array(trials.angles) if self.condition_ == "angle" else None
+        self._fit_prior(x, angle, velocity, rng)
+
+    def _normalise_velocity(self, velocity: np.ndarray) -> np.ndarray:
+        return ((velocity - self.v_mean_) / self.v_std_).astype(np.float32)
+
+    def _sample_rates(self, n_trials, angle, velocity, guidance_scale, generator, **kw):
+        v = None if velocity is None else self._normalise_velocity(velocity)
+        x = self._sample_prior(n_trials, angle, v, guidance_scale, generator, **kw)
+        x = x * torch.as_tensor(self.x_std_, device=x.device) + torch.as_tensor(
+            self.x_mean_, device=x.device)
+        d = self.autoencoder_.latent_dim
+        rates = self.autoencoder_.decode_tensor(x[..., :d]).cpu().numpy()
+        behavior = x[..., d:].cpu().numpy().astype(np.float64) if self.generates_behavior_ else None
+        return rates, behavior
+
+    # ------------------------------------------------------------ persistence
+    def _get_fitted(self) -> tuple[dict, dict]:
+        ae_config, ae_state = self.autoencoder_.get_state()
+        prior_config, prior_state = self._prior_state()
+        ae_params = self.autoencoder_.get_params(deep=False)
+        config = {"autoencoder_params": {k: v for k, v in ae_params.items()},
+                  "autoencoder": ae_config, "generates_behavior_": self.generates_behavior_,
+                  "prior": prior_config}
+        state = {"autoencoder": ae_state, "x_mean_": self.x_mean_, "x_std_": self.x_std_,
+                 "prior": prior_state}
+        if self.condition_ == "velocity":
+            state.update(v_mean_=self.v_mean_, v_std_=self.v_std_)
+        return config, state
+
+    def _set_fitted(self, config: dict, state: dict) -> None:
+        ae = LatentAutoencoder(**config["autoencoder_params"])
+        ae.set_state(config["autoencoder"], state["autoencoder"], self.device_)
+        self.autoencoder_ = ae
+        self.generates_behavior_ = config["generates_behavior_"]
+        self.x_mean_, self.x_std_ = state["x_mean_"].numpy(), state["x_std_"].numpy()
+        if "v_mean_" in state:
+            self.v_mean_, self.v_std_ = state["v_mean_"].numpy(), state["v_std_"].numpy()
+        self._load_prior(config["prior"], state["prior"])
+
+    def _fit_prior(self, x, angle, velocity, rng) -> None:
+        raise NotImplementedError
+
+    def _sample_prior(self, n_trials, angle, velocity, guidance_scale, generator, **kw):
+        raise NotImplementedError
+
+    def _prior_state(self) -> tuple[dict, dict]:
+        raise NotImplementedError
+
+    def _load_prior(self, config: dict, state: dict) -> None:
+        raise NotImplementedError

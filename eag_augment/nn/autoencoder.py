@@ -1,0 +1,101 @@
+"""Poisson latent autoencoder (stage 1 of LDNS and EAG).
+
+Spike counts (batch, bins, neurons) -> S4 encoder -> latents z (batch, bins, latent_dim)
+-> per-bin decoder -> firing rates (expected spikes per bin, softplus). All temporal structure
+lives in z: the decoder sees one bin at a time, so a generator only has to produce latents.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from eag_augment.nn.s4 import S4Block
+
+__all__ = ["PoissonAutoencoder", "coordinated_dropout_loss", "latent_regularizer"]
+
+
+class PoissonAutoencoder(nn.Module):
+    """Encoder of S4 blocks over time, linear bottleneck, per-bin MLP decoder to rates.
+
+    Parameters
+    ----------
+    n_neurons : int
+    latent_dim : int
+        Size of the latent vector per bin (d = 8 for Lorenz, 16 for MC_Maze in the papers).
+    channels : int
+        Width C of the encoder and decoder (256 in the papers; smaller runs fast on a CPU).
+    n_blocks : int
+        Number of S4 residual blocks in the encoder.
+    state_dim : int
+        SSM state size per channel.
+    bidirectional : bool
+        Non-causal encoder (True) or causal (False, as LDNS uses for MC_Maze).
+    dropout : float
+        Dropout inside the encoder blocks.
+    """
+
+    def __init__(
+        self,
+        n_neurons: int,
+        latent_dim: int = 16,
+        channels: int = 64,
+        n_blocks: int = 3,
+        state_dim: int = 32,
+        bidirectional: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.inp = nn.Linear(n_neurons, channels)
+        self.blocks = nn.ModuleList(
+            S4Block(channels, state_dim, bidirectional, dropout) for _ in range(n_blocks)
+        )
+        self.norm = nn.LayerNorm(channels)
+        self.bottleneck = nn.Linear(channels, latent_dim)
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, channels), nn.GELU(), nn.Linear(channels, n_neurons)
+        )
+
+    def encode(self, spikes: torch.Tensor) -> torch.Tensor:
+        """Spike counts (batch, bins, neurons) -> latents (batch, bins, latent_dim)."""
+        h = self.inp(spikes)
+        for block in self.blocks:
+            h = block(h)
+        return self.bottleneck(self.norm(h))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents (..., latent_dim) -> rates (..., neurons), expected spikes per bin."""
+        return F.softplus(self.decoder(z))
+
+    def forward(self, spikes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.encode(spikes)
+        return self.decode(z), z
+
+
+def coordinated_dropout_loss(
+    model: PoissonAutoencoder, spikes: torch.Tensor, p: float, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Poisson NLL on the entries hidden from the encoder (coordinated dropout).
+
+    Each count is kept with probability 1 - p and scaled by 1 / (1 - p); the loss counts only
+    the dropped entries, so the model cannot learn the identity map. Returns (loss, latents).
+    """
+    keep = torch.rand(spikes.shape, generator=generator, device=spikes.device) >= p
+    rates, z = model(spikes * keep / (1.0 - p))
+    nll = F.poisson_nll_loss(rates, spikes, log_input=False, full=True, reduction="none")
+    dropped = (~keep).float()
+    return (nll * dropped).sum() / dropped.sum().clamp_min(1.0), z
+
+
+def latent_regularizer(z: torch.Tensor, n_entries: int, l2: float, smooth: float,
+                       max_lag: int = 5) -> torch.Tensor:
+    """L2 + temporal-smoothness penalty on latents (batch, bins, d), per spike entry.
+
+    l2 * sum z^2 + smooth * sum_{k=1..max_lag} sum_t (z_t - z_{t+k})^2 / (1 + k), divided by
+    ``n_entries`` (the number of spike counts in the batch) as in LDNS.
+    """
+    penalty = l2 * z.pow(2).sum()
+    for k in range(1, min(max_lag, z.shape[1] - 1) + 1):
+        penalty = penalty + smooth * (z[:, k:] - z[:, :-k]).pow(2).sum() / (1 + k)
+    return penalty / n_entries
