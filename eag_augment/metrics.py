@@ -523,13 +523,15 @@ def _trial_or_sample_array(value, name: str) -> np.ndarray:
     return as_finite_array(arr, name, arr.ndim, dtype=float)
 
 
-def velocity_r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+def velocity_r2(y_true: np.ndarray, y_pred: np.ndarray, sample_weight=None) -> float:
     """Velocity decoding R^2, variance-weighted over dimensions (NLB's convention).
 
     Parameters
     ----------
     y_true, y_pred : arrays (trials, bins, dims) or (samples, dims)
         Behaviour and its prediction, same shape; bins of all trials are concatenated.
+    sample_weight : array (trials,) or (samples,), optional
+        One weight per trial (applied to all its bins) or per sample.
 
     Returns
     -------
@@ -542,9 +544,15 @@ def velocity_r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     if yt.shape != yp.shape:
         raise ValueError(f"y_pred must have the shape of y_true {yt.shape}, got {yp.shape}")
     dims = yt.shape[-1]
-    return float(
-        r2_score(yt.reshape(-1, dims), yp.reshape(-1, dims), multioutput="variance_weighted")
-    )
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        if sample_weight.shape != (yt.shape[0],):
+            raise ValueError(f"sample_weight must have one weight per trial, shape "
+                             f"({yt.shape[0]},), got {sample_weight.shape}")
+        if yt.ndim == 3:
+            sample_weight = np.repeat(sample_weight, yt.shape[1])
+    return float(r2_score(yt.reshape(-1, dims), yp.reshape(-1, dims),
+                          sample_weight=sample_weight, multioutput="variance_weighted"))
 
 
 def bits_per_spike(rates: np.ndarray, spikes: TrialSet | np.ndarray) -> float:

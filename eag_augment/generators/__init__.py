@@ -2,6 +2,9 @@
 
 from eag_augment.generators.autoencoder import LatentAutoencoder
 from eag_augment.generators.base import BaseGenerator, load_generator
+from eag_augment.generators.diffusion import LatentDiffusionGenerator
 from eag_augment.generators.eag import EAGGenerator
+from eag_augment.generators.psth import PSTHPoissonGenerator
 
-__all__ = ["BaseGenerator", "EAGGenerator", "LatentAutoencoder", "load_generator"]
+__all__ = ["BaseGenerator", "EAGGenerator", "LatentAutoencoder", "LatentDiffusionGenerator",
+           "PSTHPoissonGenerator", "load_generator"]

@@ -7,8 +7,8 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from eag_augment.generators._training import (TrainingHistory, fit_module, resolve_device,
-                                              seed_from, torch_generator)
+from eag_augment._torch import resolve_device, seed_from, torch_generator
+from eag_augment.generators._training import TrainingHistory, fit_module
 from eag_augment.generators.base import register
 from eag_augment.nn.autoencoder import (PoissonAutoencoder, coordinated_dropout_loss,
                                         latent_regularizer)

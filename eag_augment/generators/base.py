@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from eag_augment.checkpoint import load_checkpoint, save_checkpoint
-from eag_augment.generators._training import resolve_device, seed_from, torch_generator
+from eag_augment._torch import resolve_device, seed_from, torch_generator
 from eag_augment.trials import TrialSet, angle_of_reach
 
 __all__ = ["BaseGenerator", "load_generator", "CONDITIONS"]

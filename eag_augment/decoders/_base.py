@@ -1,0 +1,339 @@
+"""What every trial-tensor decoder shares: input checks, spike-history lags and R^2 scoring.
+
+A decoder maps spike counts ``X`` (trials, bins, neurons) to velocity ``y`` (trials, bins,
+dims). ``lags`` bins of spike history, the current bin included, feed each prediction; within
+a trial the history before the first bin is zero-padded (no spikes), so every bin gets a
+prediction and trials never borrow history from one another.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterator
+
+import numpy as np
+import scipy.sparse
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from eag_augment.metrics import velocity_r2
+from eag_augment.provenance import synthetic_mask
+
+__all__ = ["TrialDecoder", "lag_trials"]
+
+# Lagged features are built a block of trials at a time, at most this many numbers per block
+# (32 MB in float64), so that long recordings with many lags never need the full lagged tensor.
+_BLOCK_ELEMENTS = 1 << 22
+
+
+# ----------------------------------------------------------------------- argument checks
+def check_int(value, name: str, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``; TypeError/ValueError naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_real(value, name: str, low: float, high: float = np.inf, *,
+               include_low: bool = True, include_high: bool = True) -> float:
+    """``value`` as a float in the interval [low, high] (ends open where asked)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    above = value >= low if include_low else value > low
+    below = value <= high if include_high else value < high
+    if not np.isfinite(value) or not (above and below):
+        closed_high = include_high and np.isfinite(high)
+        interval = f"{'[' if include_low else '('}{low:g}, {high:g}{']' if closed_high else ')'}"
+        raise ValueError(f"{name} must be in {interval}, got {value}")
+    return value
+
+
+def check_bool(value, name: str) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def check_trials(value, name: str, description: str) -> np.ndarray:
+    """A finite, real, non-empty 3-D array (no copy where possible)."""
+    if value is None:
+        raise TypeError(f"{name} is required, got None")
+    if scipy.sparse.issparse(value):
+        raise TypeError(f"{name}: sparse input is not supported; pass a dense 3-D array "
+                        f"{description}")
+    arr = np.asarray(value)
+    if arr.dtype == object:
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must hold real numbers, got objects of other types") from err
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name}: Complex data not supported, got dtype {arr.dtype}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim != 3:
+        raise ValueError(f"{name} must be a 3-D array {description}, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        n_bad = arr.size - int(np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {n_bad} NaN or infinite values")
+    return arr
+
+
+def check_non_negative(X: np.ndarray, why: str) -> None:
+    """Raise if spike counts ``X`` hold a negative value (``why`` says what needs them)."""
+    if X.min() < 0:
+        raise ValueError(f"X must be non-negative spike counts for {why}; minimum is {X.min()}")
+
+
+# ------------------------------------------------------------------------------- lags
+def lag_trials(X: np.ndarray, lags: int) -> np.ndarray:
+    """Stack each bin with its ``lags - 1`` predecessors in the same trial.
+
+    Parameters
+    ----------
+    X : array (trials, bins, neurons)
+    lags : int
+        Bins of history, the current one included.
+
+    Returns
+    -------
+    array (trials, bins, lags * neurons), dtype of ``X`` (float64 for integer input)
+        Columns ``k * neurons : (k + 1) * neurons`` hold bin ``t - k``; bins before the start
+        of the trial are zeros.
+    """
+    n_trials, n_bins, n_neurons = X.shape
+    dtype = X.dtype if X.dtype.kind == "f" else np.float64
+    out = np.zeros((n_trials, n_bins, lags, n_neurons), dtype=dtype)
+    for k in range(min(lags, n_bins)):
+        out[:, k:, k] = X[:, : n_bins - k]
+    return out.reshape(n_trials, n_bins, lags * n_neurons)
+
+
+def apply_lagged_filter(X: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``lag_trials(X, lags) @ weights.reshape(-1, dims)`` without building the lagged tensor.
+
+    ``X`` is (trials, bins, neurons), ``weights`` (lags, neurons, dims); returns
+    (trials, bins, dims) float64.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n_bins = X.shape[1]
+    out = np.zeros(X.shape[:2] + weights.shape[2:], dtype=np.float64)
+    for k in range(min(weights.shape[0], n_bins)):
+        out[:, k:] += X[:, : n_bins - k] @ weights[k]
+    return out
+
+
+class Moments:
+    """Running sums from which means and (co)variances of paired samples F, Y follow.
+
+    F is (samples, p), Y (samples, d); sums are float64 and accumulate block by block.
+    """
+
+    def __init__(self, p: int, d: int) -> None:
+        self.n = 0
+        self.sum_f = np.zeros(p)
+        self.sum_y = np.zeros(d)
+        self.ff = np.zeros((p, p))
+        self.fy = np.zeros((p, d))
+        self.yy = np.zeros((d, d))
+
+    def add(self, F: np.ndarray, Y: np.ndarray) -> None:
+        F = np.asarray(F, dtype=np.float64)
+        Y = np.asarray(Y, dtype=np.float64)
+        self.n += F.shape[0]
+        self.sum_f += F.sum(axis=0)
+        self.sum_y += Y.sum(axis=0)
+        self.ff += F.T @ F
+        self.fy += F.T @ Y
+        self.yy += Y.T @ Y
+
+    def second_moments(self, center: bool):
+        """``(mean_f, mean_y, C_ff, C_fy, C_yy)``, divided by the sample count.
+
+        Centred (covariances) when ``center``; otherwise raw second moments about zero and
+        zero means, which is what a model without intercept fits.
+        """
+        n = self.n
+        mean_f, mean_y = self.sum_f / n, self.sum_y / n
+        cff, cfy, cyy = self.ff / n, self.fy / n, self.yy / n
+        if not center:
+            return np.zeros_like(mean_f), np.zeros_like(mean_y), cff, cfy, cyy
+        return (mean_f, mean_y, cff - np.outer(mean_f, mean_f), cfy - np.outer(mean_f, mean_y),
+                cyy - np.outer(mean_y, mean_y))
+
+
+def lagged_blocks(X: np.ndarray, lags: int) -> Iterator[tuple[slice, np.ndarray]]:
+    """``(trial_slice, lag_trials(X[trial_slice], lags))`` over blocks of whole trials."""
+    n_trials, n_bins, n_neurons = X.shape
+    per_block = max(1, _BLOCK_ELEMENTS // (n_bins * lags * n_neurons))
+    for start in range(0, n_trials, per_block):
+        rows = slice(start, min(start + per_block, n_trials))
+        yield rows, lag_trials(np.asarray(X[rows], dtype=np.float64), lags)
+
+
+def lagged_moments(X: np.ndarray, y: np.ndarray, lags: int, *, lead: int = 0,
+                   complete_only: bool = False) -> Moments:
+    """Moments of the pairs (lagged spikes at bin ``t - lead``, ``y`` at bin ``t``).
+
+    All bins ``t >= lead`` are paired; with ``complete_only`` only those whose whole history
+    window lies inside the trial (no zero padding), ``t >= lead + lags - 1``.
+    """
+    first = lead + (lags - 1 if complete_only else 0)
+    n_bins = X.shape[1]
+    moments = Moments(lags * X.shape[2], y.shape[2])
+    for rows, F in lagged_blocks(X, lags):
+        F = F[:, first - lead : n_bins - lead]
+        Y = y[rows, first:]
+        moments.add(F.reshape(-1, F.shape[2]), Y.reshape(-1, Y.shape[2]))
+    return moments
+
+
+# ------------------------------------------------------------------------- base class
+class TrialDecoder(RegressorMixin, BaseEstimator):
+    """Base of the velocity decoders: fit/predict/score on trial tensors.
+
+    Subclasses implement ``_fit(X, y, is_synthetic)`` and ``_predict(X)`` on validated
+    arrays, and extend ``_check_params`` for their own hyperparameters. ``lags`` is a
+    hyperparameter of every decoder.
+
+    Fitted attributes set here: ``n_neurons_in_`` (neurons seen in fit) and ``n_outputs_``
+    (velocity dims). ``n_features_in_`` is deliberately not set: scikit-learn defines it
+    as axis 1 of X, which here is time.
+    """
+
+    lags: int
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.target_tags.single_output = False
+        tags.target_tags.multi_output = True
+        return tags
+
+    # Hooks -------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        """Validate hyperparameters (cheap; runs before any data is touched)."""
+        check_int(self.lags, "lags", 1)
+
+    def _min_fit_bins(self) -> int:
+        """The fewest bins per trial ``fit`` accepts."""
+        return self.lags
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, is_synthetic: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    # Public API --------------------------------------------------------------------
+    def fit(self, X, y):
+        """Fit on spike counts ``X`` (trials, bins, neurons), velocity ``y`` (trials, bins, dims).
+
+        If ``X`` was marked by :func:`eag_augment.provenance.mark_synthetic`, decoders that
+        hold out validation trials take them from the real trials only.
+
+        Returns
+        -------
+        self
+        """
+        if y is None:
+            # sklearn's wording, which its estimator checks look for.
+            raise ValueError(f"{type(self).__name__} requires y to be passed, "
+                             "but the target y is None")
+        is_synthetic = synthetic_mask(X)
+        self._check_params()
+        X = check_trials(X, "X", "(trials, bins, neurons)")
+        y = self._check_y(y, X)
+        min_bins = self._min_fit_bins()
+        if X.shape[1] < min_bins:
+            raise ValueError(
+                f"X has {X.shape[1]} bins per trial; {type(self).__name__} with "
+                f"{self._describe_history()} needs at least {min_bins} to fit"
+            )
+        self.n_neurons_in_ = X.shape[2]
+        self.n_outputs_ = y.shape[2]
+        self._fit(X, np.asarray(y, dtype=np.float64), is_synthetic)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Predict velocity (trials, bins, dims) from spike counts ``X`` (trials, bins, neurons)."""
+        X = self._check_X_fitted(X)
+        return self._predict(X)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Velocity R^2 of ``predict(X)`` against ``y`` (trials, bins, dims).
+
+        Bins of all trials are concatenated and R^2 is variance-weighted over dims
+        (``sklearn.metrics.r2_score(..., multioutput="variance_weighted")``);
+        ``sample_weight`` (trials,) weighs whole trials.
+        """
+        X = self._check_X_fitted(X)
+        y = self._check_y(y, X)
+        if y.shape[2] != self.n_outputs_:
+            raise ValueError(
+                f"y has {y.shape[2]} dims but {type(self).__name__} was fitted on "
+                f"{self.n_outputs_}"
+            )
+        return velocity_r2(y, self._predict(X), sample_weight)
+
+    # Shared checks -----------------------------------------------------------------
+    def _describe_history(self) -> str:
+        return f"lags={self.lags}"
+
+    @staticmethod
+    def _check_y(y, X: np.ndarray) -> np.ndarray:
+        y = check_trials(y, "y", "(trials, bins, dims)")
+        if y.shape[:2] != X.shape[:2]:
+            raise ValueError(
+                f"y must have shape ({X.shape[0]}, {X.shape[1]}, dims) to match X {X.shape}, "
+                f"got {y.shape}"
+            )
+        return y
+
+    def _check_X_fitted(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = check_trials(X, "X", "(trials, bins, neurons)")
+        if X.shape[2] != self.n_neurons_in_:
+            raise ValueError(
+                f"X has {X.shape[2]} neurons but {type(self).__name__} was fitted with "
+                f"{self.n_neurons_in_}"
+            )
+        if X.shape[1] < self.lags:
+            raise ValueError(f"X has {X.shape[1]} bins per trial, fewer than lags={self.lags}")
+        return X
+
+
+class LinearTrialDecoder(TrialDecoder):
+    """A linear filter on lagged spike counts: ``y[t] = sum_k X[t-k] @ coef_[k] + intercept_``.
+
+    Fitted from the (co)variances of lagged spikes and velocity, accumulated over blocks of
+    trials. Subclasses choose how to solve the normal equations.
+
+    Fitted attributes: ``coef_`` (lags, neurons, dims) with ``coef_[k]`` weighting the
+    spikes ``k`` bins before the predicted bin, ``intercept_`` (dims,).
+    """
+
+    fit_intercept: bool
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        check_bool(self.fit_intercept, "fit_intercept")
+
+    def _solve(self, cff: np.ndarray, cfy: np.ndarray, n_samples: int) -> np.ndarray:
+        """Weights (p, dims) from feature covariance ``cff`` (p, p) and ``cfy`` (p, dims)."""
+        raise NotImplementedError
+
+    def _fit(self, X, y, is_synthetic) -> None:
+        moments = lagged_moments(X, y, self.lags)
+        mean_f, mean_y, cff, cfy, _ = moments.second_moments(center=bool(self.fit_intercept))
+        weights = self._solve(cff, cfy, moments.n)
+        self.coef_ = weights.reshape(self.lags, X.shape[2], y.shape[2])
+        self.intercept_ = mean_y - mean_f @ weights
+
+    def _predict(self, X) -> np.ndarray:
+        return apply_lagged_filter(X, self.coef_) + self.intercept_

@@ -1,0 +1,214 @@
+"""LatentDiffusionGenerator: DDPM on autoencoder latents, as in LDNS (Kapoor et al., 2024)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from eag_augment.generators._training import TrainingHistory, fit_module
+from eag_augment.generators.latent import _CLAMP, LatentGenerator
+from eag_augment.nn.diffusion import DDPMSchedule, DiffusionDenoiser
+from eag_augment.trials import TrialSet
+
+__all__ = ["LatentDiffusionGenerator"]
+
+_LOSSES = {"smooth_l1": F.smooth_l1_loss, "mse": F.mse_loss}
+_SAMPLERS = ("ddpm", "ddim")
+
+
+def _check_sampler(sampler: str) -> None:
+    if sampler not in _SAMPLERS:
+        raise ValueError(f"sampler must be one of {_SAMPLERS}, got {sampler!r}")
+
+
+class LatentDiffusionGenerator(LatentGenerator):
+    """Latent diffusion generator of spiking trials (the LDNS baseline).
+
+    Stage 1 is a :class:`LatentAutoencoder` (shared with EAG); stage 2 a DDPM over the
+    normalised latent sequences whose denoiser is a stack of S4 blocks with adaLN-Zero timestep
+    conditioning, trained to predict the noise, with EMA weights. Reach angle is embedded and
+    added to the timestep embedding; velocity trajectories are concatenated to the denoiser's
+    input channels. LDNS has no classifier-free guidance, so neither has this model.
+
+    Sampling cost is one denoiser pass per step: "ddpm" walks all ``n_timesteps`` ancestral
+    steps (as LDNS does); "ddim" takes ``n_steps`` evenly spaced deterministic steps.
+
+    Parameters
+    ----------
+    autoencoder : LatentAutoencoder, optional
+        Stage-1 settings (a default one when None); cloned and fitted in :meth:`fit`.
+    condition : {"velocity", "angle", None}
+        What sampling is conditioned on: per-bin velocity trajectories, reach angle, or nothing.
+    generate_behavior : bool
+        With condition "angle" or None, also generate the velocity (as extra latent channels),
+        so synthetic trials come with behaviour.
+    channels, n_blocks, state_dim : int
+        Denoiser width, number of S4 blocks, SSM state size (LDNS: 64 x 4 Lorenz, 256 x 6
+        MC_Maze; the defaults are the small Lorenz size, which trains on a CPU).
+    n_timesteps : int
+        Diffusion steps T (linear betas 1e-4..0.02 at T = 1000, rescaled for other T).
+    loss : {"smooth_l1", "mse"}
+        Loss between predicted and true noise (LDNS uses smooth L1 on MC_Maze).
+    epochs, batch_size, lr, weight_decay, grad_clip, ema_decay
+        Optimisation (AdamW, warm-up then cosine decay; EMA weights are kept).
+    n_steps : int
+        Default number of DDIM sampling steps (1..n_timesteps); DDPM always takes n_timesteps.
+    sampler : {"ddpm", "ddim"}
+        Default reverse sampler.
+    guidance_scale : float
+        Accepted for interface compatibility and ignored: LDNS has no guidance.
+    device, verbose, random_state
+    """
+
+    def __init__(
+        self,
+        autoencoder=None,
+        condition: str | None = "velocity",
+        generate_behavior: bool = True,
+        channels: int = 64,
+        n_blocks: int = 4,
+        state_dim: int = 32,
+        n_timesteps: int = 1000,
+        loss: str = "smooth_l1",
+        epochs: int = 300,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        weight_decay: float = 0.02,
+        grad_clip: float = 3.0,
+        ema_decay: float = 0.995,
+        n_steps: int = 1000,
+        sampler: str = "ddpm",
+        guidance_scale: float = 1.0,
+        device: str = "auto",
+        verbose: int = 0,
+        random_state: int | None = None,
+    ) -> None:
+        self.autoencoder = autoencoder
+        self.condition = condition
+        self.generate_behavior = generate_behavior
+        self.channels = channels
+        self.n_blocks = n_blocks
+        self.state_dim = state_dim
+        self.n_timesteps = n_timesteps
+        self.loss = loss
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.ema_decay = ema_decay
+        self.n_steps = n_steps
+        self.sampler = sampler
+        self.guidance_scale = guidance_scale
+        self.device = device
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # ----------------------------------------------------------------- model
+    def _fit(self, trials: TrialSet, rng: np.random.Generator, **fit_params) -> None:
+        # Checked here so that bad settings fail before the autoencoder is trained.
+        if self.loss not in _LOSSES:
+            raise ValueError(f"loss must be one of {tuple(_LOSSES)}, got {self.loss!r}")
+        _check_sampler(self.sampler)
+        schedule = DDPMSchedule(self.n_timesteps)
+        if self.sampler == "ddim":
+            schedule.ddim_timesteps(self.n_steps)
+        super()._fit(trials, rng, **fit_params)
+
+    def _build(self) -> DiffusionDenoiser:
+        return DiffusionDenoiser(
+            self.n_channels_, channels=self.channels, n_blocks=self.n_blocks,
+            state_dim=self.state_dim,
+            velocity_dim=self.n_behavior_ if self.condition_ == "velocity" else 0,
+            angle_condition=self.condition_ == "angle",
+        ).to(self.device_)
+
+    def _fit_prior(self, x, angle, velocity, rng) -> None:
+        dev = self.device_
+        data = torch.as_tensor(x, device=dev)
+        self.n_channels_ = x.shape[2]
+        self.schedule_ = DDPMSchedule(self.n_timesteps, device=dev)
+        vel = None if velocity is None else torch.as_tensor(velocity, device=dev)
+        ang = None if angle is None else torch.as_tensor(angle, dtype=torch.float32, device=dev)
+        model = self._build()
+        loss_fn = _LOSSES[self.loss]
+
+        def step_loss(idx):
+            x0 = data[idx]
+            t = torch.randint(0, self.n_timesteps, (len(idx),), device=dev)
+            noise = torch.randn_like(x0)
+            pred = model(self.schedule_.q_sample(x0, t, noise), t,
+                         angle=None if ang is None else ang[idx],
+                         velocity=None if vel is None else vel[idx])
+            return loss_fn(pred, noise)
+
+        self.module_, self.history_ = fit_module(
+            model, step_loss, len(data), epochs=self.epochs, batch_size=self.batch_size,
+            lr=self.lr, weight_decay=self.weight_decay, grad_clip=self.grad_clip,
+            ema_decay=self.ema_decay, rng=rng, verbose=self.verbose, desc="latent diffusion",
+        )
+
+    # -------------------------------------------------------------- sampling
+    @torch.no_grad()
+    def _sample_prior(self, n_trials, angle, velocity, guidance_scale, generator,
+                      n_steps: int | None = None, sampler: str | None = None,
+                      batch_size: int = 4096):
+        """Reverse diffusion from Gaussian noise: (n, bins, channels) normalised latents.
+
+        ``sampler`` and ``n_steps`` override the constructor's; "ddpm" takes all
+        n_timesteps steps (``n_steps`` must then be None or n_timesteps), "ddim" takes
+        ``n_steps`` deterministic steps. Trials are generated ``batch_size`` at a time.
+        ``guidance_scale`` is ignored (no guidance in LDNS).
+        """
+        sampler = self.sampler if sampler is None else sampler
+        _check_sampler(sampler)
+        if sampler == "ddpm":
+            if n_steps is not None and n_steps != self.n_timesteps:
+                raise ValueError(f"the ddpm sampler walks all n_timesteps={self.n_timesteps} "
+                                 f"steps; got n_steps={n_steps!r} (use sampler='ddim' for "
+                                 "fewer steps)")
+            steps = list(range(self.n_timesteps - 1, -1, -1))
+        else:
+            steps = self.schedule_.ddim_timesteps(self.n_steps if n_steps is None else n_steps)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        dev = self.device_
+        ang = None if angle is None else torch.as_tensor(angle, dtype=torch.float32, device=dev)
+        vel = None if velocity is None else torch.as_tensor(velocity, device=dev)
+        chunks = []
+        for start in range(0, n_trials, batch_size):
+            sl = slice(start, min(n_trials, start + batch_size))
+            chunks.append(self._sample_chunk(
+                sl.stop - sl.start, None if ang is None else ang[sl],
+                None if vel is None else vel[sl], sampler, steps, generator))
+        return torch.cat(chunks)
+
+    def _sample_chunk(self, n, ang, vel, sampler, steps, generator) -> torch.Tensor:
+        model, schedule, dev = self.module_, self.schedule_, self.device_
+        model.eval()
+        x = torch.randn(n, self.n_bins_, self.n_channels_, generator=generator, device=dev)
+        for i, t in enumerate(tqdm(steps, desc=f"diffusion sampling ({sampler})",
+                                   disable=not self.verbose, leave=False)):
+            eps = model(x, torch.full((n,), t, device=dev), angle=ang, velocity=vel)
+            if sampler == "ddpm":
+                x = schedule.ddpm_step(x, eps, t, generator, clip=_CLAMP)
+            else:
+                t_prev = steps[i + 1] if i + 1 < len(steps) else -1
+                x = schedule.ddim_step(x, eps, t, t_prev, clip=_CLAMP)
+        return x
+
+    # ------------------------------------------------------------ persistence
+    def _prior_state(self) -> tuple[dict, dict]:
+        return ({"n_channels_": self.n_channels_, "history_": self.history_.as_dict()},
+                self.module_.state_dict())
+
+    def _load_prior(self, config: dict, state: dict) -> None:
+        self.n_channels_ = config["n_channels_"]
+        self.history_ = TrainingHistory(**config["history_"])
+        self.schedule_ = DDPMSchedule(self.n_timesteps, device=self.device_)
+        module = self._build()
+        module.load_state_dict(state)
+        self.module_ = module.eval()
