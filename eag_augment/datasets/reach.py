@@ -18,6 +18,7 @@ import numbers
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_scalar
 
 from eag_augment.trials import TrialSet, angle_of_reach
@@ -109,7 +110,7 @@ def _as_trial_vector(value, name: str, n_trials: int) -> np.ndarray | None:
     return arr
 
 
-class ReachSimulator:
+class ReachSimulator(BaseEstimator):
     """Ground-truth generative process of a simulated MC_Maze-like reaching session.
 
     All neuron parameters (baselines, loadings) are drawn from ``random_state`` when the
