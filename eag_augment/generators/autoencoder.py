@@ -50,6 +50,10 @@ class LatentAutoencoder(BaseEstimator):
     verbose : int
         0 silent, 1 progress bar.
     random_state : int or None
+    encode_heldout : bool
+        True: the encoder reads every neuron. False (co-smoothing, NLB): it reads only the
+        neurons not marked held out in ``TrialSet.heldout`` and the decoder predicts all of
+        them; the loss counts every held-out entry. ``fit`` then needs a TrialSet.
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class LatentAutoencoder(BaseEstimator):
         device: str = "auto",
         verbose: int = 0,
         random_state: int | None = None,
+        encode_heldout: bool = True,
     ) -> None:
         self.latent_dim = latent_dim
         self.channels = channels
@@ -93,13 +98,30 @@ class LatentAutoencoder(BaseEstimator):
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
+        self.encode_heldout = encode_heldout
 
-    def _build(self, n_neurons: int) -> PoissonAutoencoder:
-        return PoissonAutoencoder(n_neurons, **{k: getattr(self, k) for k in _ARCH})
+    def _build(self, n_neurons: int, heldout: np.ndarray | None = None) -> PoissonAutoencoder:
+        n_inputs = None if heldout is None else int((~heldout).sum())
+        return PoissonAutoencoder(n_neurons, **{k: getattr(self, k) for k in _ARCH},
+                                  n_inputs=n_inputs)
+
+    def _heldout_of(self, X) -> np.ndarray | None:
+        """The neurons the encoder must not read (encode_heldout=False), else None."""
+        if self.encode_heldout:
+            return None
+        if not isinstance(X, TrialSet):
+            raise TypeError("encode_heldout=False needs a TrialSet whose heldout marks the "
+                            f"held-out neurons, got {type(X).__name__}")
+        if not X.heldout.any() or X.heldout.all():
+            raise ValueError("encode_heldout=False needs some but not all neurons marked held "
+                             f"out in TrialSet.heldout; got {int(X.heldout.sum())} of "
+                             f"{X.n_neurons}")
+        return X.heldout.copy()
 
     def fit(self, X, y=None) -> LatentAutoencoder:
         """Fit on spike counts: a TrialSet or an array (trials, bins, neurons)."""
         spikes = _spikes_of(X)
+        heldout = self._heldout_of(X)
         if not 0 <= self.cd_rate < 1:
             raise ValueError(f"cd_rate must be in [0, 1), got {self.cd_rate}")
         if not 0 < self.validation_fraction < 1:
@@ -116,11 +138,14 @@ class LatentAutoencoder(BaseEstimator):
         x_train, x_val = x[order[n_val:]], x[order[:n_val]]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = self._build(spikes.shape[2]).to(self.device_)
+            model = self._build(spikes.shape[2], heldout).to(self.device_)
+            model.init_from_mean_counts(x_train.mean(dim=(0, 1)),
+                                        None if heldout is None else torch.as_tensor(~heldout))
+        heldout_t = None if heldout is None else torch.as_tensor(heldout, device=self.device_)
 
         def step_loss(idx):
             batch = x_train[idx]
-            loss, z = coordinated_dropout_loss(model, batch, self.cd_rate)
+            loss, z = coordinated_dropout_loss(model, batch, self.cd_rate, heldout=heldout_t)
             return loss + latent_regularizer(z, batch.numel(), self.l2, self.smoothness)
 
         val_gen_seed = seed + 1
@@ -128,7 +153,8 @@ class LatentAutoencoder(BaseEstimator):
         def val_loss(module):
             # A fixed dropout mask, so that epochs are compared on the same held-out entries.
             gen = torch_generator(val_gen_seed, self.device_)
-            return coordinated_dropout_loss(module, x_val, max(self.cd_rate, 0.2), gen)[0].item()
+            return coordinated_dropout_loss(module, x_val, max(self.cd_rate, 0.2), gen,
+                                            heldout_t)[0].item()
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -139,6 +165,7 @@ class LatentAutoencoder(BaseEstimator):
                 desc="autoencoder",
             )
         self.n_neurons_ = spikes.shape[2]
+        self.heldout_ = heldout
         return self
 
     def _check(self, n_neurons: int | None = None) -> None:
@@ -150,9 +177,14 @@ class LatentAutoencoder(BaseEstimator):
 
     @torch.no_grad()
     def encode(self, X, batch_size: int = 256) -> np.ndarray:
-        """Latents (trials, bins, latent_dim) of spike counts (TrialSet or array)."""
+        """Latents (trials, bins, latent_dim) of spike counts (TrialSet or array).
+
+        With ``encode_heldout=False`` only the held-in neurons' counts are read.
+        """
         spikes = _spikes_of(X)
         self._check(spikes.shape[2])
+        if getattr(self, "heldout_", None) is not None:
+            spikes = spikes[:, :, ~self.heldout_]
         self.module_.eval()
         out = [self.module_.encode(torch.as_tensor(spikes[i:i + batch_size], dtype=torch.float32,
                                                    device=self.device_)).cpu()
@@ -180,13 +212,17 @@ class LatentAutoencoder(BaseEstimator):
     # Used by the generators that embed an autoencoder in their checkpoint.
     def get_state(self) -> tuple[dict, dict]:
         self._check()
-        return {"n_neurons_": self.n_neurons_, "history_": self.history_.as_dict()}, \
-            self.module_.state_dict()
+        config = {"n_neurons_": self.n_neurons_, "history_": self.history_.as_dict()}
+        if getattr(self, "heldout_", None) is not None:
+            config["heldout_"] = self.heldout_.tolist()
+        return config, self.module_.state_dict()
 
     def set_state(self, config: dict, state: dict, device: torch.device) -> None:
         self.n_neurons_ = config["n_neurons_"]
         self.history_ = TrainingHistory(**config["history_"])
         self.device_ = device
-        module = self._build(self.n_neurons_)
+        heldout = config.get("heldout_")
+        self.heldout_ = None if heldout is None else np.array(heldout, dtype=bool)
+        module = self._build(self.n_neurons_, self.heldout_)
         module.load_state_dict(state)
         self.module_ = module.to(device).eval()

@@ -34,6 +34,9 @@ class PoissonAutoencoder(nn.Module):
         Non-causal encoder (True) or causal (False, as LDNS uses for MC_Maze).
     dropout : float
         Dropout inside the encoder blocks.
+    n_inputs : int, optional
+        Neurons the encoder reads, when fewer than the ``n_neurons`` it predicts (co-smoothing:
+        held-in in, all out); default ``n_neurons``.
     """
 
     def __init__(
@@ -45,9 +48,12 @@ class PoissonAutoencoder(nn.Module):
         state_dim: int = 32,
         bidirectional: bool = True,
         dropout: float = 0.0,
+        n_inputs: int | None = None,
     ) -> None:
         super().__init__()
-        self.inp = nn.Linear(n_neurons, channels)
+        n_inputs = n_neurons if n_inputs is None else n_inputs
+        self.register_buffer("input_scale", torch.ones(n_inputs))
+        self.inp = nn.Linear(n_inputs, channels)
         self.blocks = nn.ModuleList(
             S4Block(channels, state_dim, bidirectional, dropout) for _ in range(n_blocks)
         )
@@ -58,11 +64,25 @@ class PoissonAutoencoder(nn.Module):
         )
 
     def encode(self, spikes: torch.Tensor) -> torch.Tensor:
-        """Spike counts (batch, bins, neurons) -> latents (batch, bins, latent_dim)."""
-        h = self.inp(spikes)
+        """Spike counts (batch, bins, n_inputs) -> latents (batch, bins, latent_dim)."""
+        h = self.inp(spikes * self.input_scale)
         for block in self.blocks:
             h = block(h)
         return self.bottleneck(self.norm(h))
+
+    @torch.no_grad()
+    def init_from_mean_counts(self, mean_counts: torch.Tensor, input_index=None) -> None:
+        """Start at each neuron's mean rate and feed inputs on a common scale.
+
+        mean_counts (neurons,): mean spike count per bin. The decoder's output bias becomes
+        softplus^-1(mean), so training starts from the mean-rate model instead of spending
+        its first epochs finding baselines; inputs are divided by sqrt(mean) so that rare
+        and frequent neurons reach the encoder with similar variance.
+        """
+        mean = mean_counts.clamp_min(1e-4)
+        self.decoder[-1].bias.copy_(torch.log(torch.expm1(mean)))
+        inputs = mean if input_index is None else mean[input_index]
+        self.input_scale.copy_(inputs.rsqrt())
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latents (..., latent_dim) -> rates (..., neurons), expected spikes per bin."""
@@ -74,18 +94,26 @@ class PoissonAutoencoder(nn.Module):
 
 
 def coordinated_dropout_loss(
-    model: PoissonAutoencoder, spikes: torch.Tensor, p: float, generator: torch.Generator | None = None
+    model: PoissonAutoencoder, spikes: torch.Tensor, p: float,
+    generator: torch.Generator | None = None, heldout: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Poisson NLL on the entries hidden from the encoder (coordinated dropout).
 
     Each count is kept with probability 1 - p and scaled by 1 / (1 - p); the loss counts only
-    the dropped entries, so the model cannot learn the identity map. Returns (loss, latents).
+    the dropped entries, so the model cannot learn the identity map. With ``heldout`` (bool
+    (neurons,)) the encoder reads only the other neurons and the loss also counts every
+    held-out entry (co-smoothing). Returns (loss, latents).
     """
-    keep = torch.rand(spikes.shape, generator=generator, device=spikes.device) >= p
-    rates, z = model(spikes * keep / (1.0 - p))
+    inputs = spikes if heldout is None else spikes[..., ~heldout]
+    keep = torch.rand(inputs.shape, generator=generator, device=spikes.device) >= p
+    rates, z = model(inputs * keep / (1.0 - p))
     nll = F.poisson_nll_loss(rates, spikes, log_input=False, full=True, reduction="none")
-    dropped = (~keep).float()
-    return (nll * dropped).sum() / dropped.sum().clamp_min(1.0), z
+    counted = (~keep).float()
+    if heldout is not None:
+        full = torch.ones_like(spikes)
+        full[..., ~heldout] = counted
+        counted = full
+    return (nll * counted).sum() / counted.sum().clamp_min(1.0), z
 
 
 def latent_regularizer(z: torch.Tensor, n_entries: int, l2: float, smooth: float,

@@ -1,0 +1,110 @@
+"""Shared plumbing of the benchmark scripts: arguments, machine info, result files, model cache."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+CACHE = ROOT / "runs" / "benchmark_models"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true",
+                   help="tiny sizes: checks that the script runs (results are not meaningful)")
+    p.add_argument("--refit", action="store_true", help="ignore cached fitted models")
+    p.add_argument("--out", type=Path, default=RESULTS, help="folder for JSON and PNG results")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    return p
+
+
+def setup(args: argparse.Namespace) -> None:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        commit = ""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "commit": commit,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "command": " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
+    }
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    def default(o):
+        if isinstance(o, (np.integer, np.floating)):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+    path.write_text(json.dumps(payload, indent=2, default=default) + "\n")
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return path
+
+
+@contextmanager
+def timed(store: dict, key: str):
+    """Wall-clock seconds of the block into ``store[key]``."""
+    start = time.perf_counter()
+    yield
+    store[key] = time.perf_counter() - start
+
+
+def cached(name: str, fit: Callable[[], object], load: Callable[[Path], object],
+           refit: bool, save: Callable[[object, Path], object] | None = None):
+    """A fitted model from ``runs/benchmark_models/<name>``, fitting and saving it if absent.
+
+    Returns (model, fit seconds or None when loaded from the cache).
+    """
+    path = CACHE / name
+    if path.exists() and not refit:
+        print(f"loading cached {name}")
+        return load(path), None
+    start = time.perf_counter()
+    model = fit()
+    seconds = time.perf_counter() - start
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (save or (lambda m, p: m.save(p)))(model, path)
+    return model, seconds
+
+
+def summary(stats: dict[str, dict]) -> dict[str, float]:
+    """{metric: mean} of a spike_statistics result."""
+    return {k: v["mean"] for k, v in stats.items()}

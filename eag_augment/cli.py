@@ -1,0 +1,313 @@
+"""The ``eag-augment`` command: run specs, fit and sample generators, and the demo.
+
+    eag-augment run SPEC [--profile NAME] [--set KEY=VALUE ...] [--output DIR]
+    eag-augment fit DATA -o MODEL [--generator eag|diffusion|psth] [--condition ...]
+    eag-augment sample MODEL -n N [--angle DEG ...] [--guidance-scale G] -o OUT.nwb|OUT.npz
+    eag-augment demo [--output DIR] [--quick]
+
+Bad input (a missing file, a wrong spec, a bad option value) ends with a one-line message and
+exit status 2; ``--verbose`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main", "build_parser"]
+
+log = logging.getLogger("eag_augment")
+
+GENERATORS = ("eag", "diffusion", "psth")
+DATA_SUFFIXES = (".nwb", ".npz", ".mat")
+SAMPLE_SUFFIXES = (".nwb", ".npz")
+
+
+class UserError(ValueError):
+    """Bad input from the command line."""
+
+
+# ------------------------------------------------------------------------- helpers
+def _verbosity(args) -> int:
+    return 0 if getattr(args, "quiet", False) else 1 + getattr(args, "verbose", 0)
+
+
+def _configure_logging(level: int) -> None:
+    # Only our logger: third-party INFO logging (pynwb, nlb_tools) stays quiet.
+    log.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[eag-augment] %(message)s"))
+    log.addHandler(handler)
+    log.setLevel({0: logging.WARNING, 1: logging.INFO}.get(level, logging.DEBUG))
+    log.propagate = False
+
+
+def _parse_value(raw: str):
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _load_trials(path: Path, *, bin_ms: float | None, split: list[str] | None):
+    from eag_augment import TrialSet
+    from eag_augment.datasets import load_mat, load_nwb
+
+    if path.suffix not in DATA_SUFFIXES:
+        raise UserError(f"DATA must be a {', '.join(DATA_SUFFIXES)} file, got {path}")
+    if not path.is_file():
+        raise UserError(f"no data file at {path}")
+    log.info("reading %s", path)
+    if path.suffix == ".nwb":
+        trials = load_nwb(path, bin_ms=None if bin_ms is None else int(bin_ms), split=split)
+    elif path.suffix == ".mat":
+        trials = load_mat(path, bin_ms=bin_ms)
+    else:
+        trials = TrialSet.load(path)
+        if bin_ms is not None:
+            trials = trials.rebin(bin_ms)
+    if split is not None and path.suffix != ".nwb":
+        if "split" not in trials.conditions:
+            raise UserError(f"--split given but {path} has no 'split' condition column")
+        mask = trials.conditions["split"].astype(str).isin(split).to_numpy()
+        if not mask.any():
+            raise UserError(f"no trials of split {split} in {path}")
+        trials = trials[mask]
+    return trials
+
+
+def _make_generator(args):
+    from eag_augment.generators import (EAGGenerator, LatentAutoencoder,
+                                        LatentDiffusionGenerator, PSTHPoissonGenerator)
+
+    condition = None if args.condition == "none" else args.condition
+    if args.generator == "psth":
+        gen = PSTHPoissonGenerator(condition=condition, random_state=args.seed)
+        if args.epochs is not None:
+            raise UserError("--epochs: the psth generator is not trained by epochs")
+    else:
+        klass = EAGGenerator if args.generator == "eag" else LatentDiffusionGenerator
+        verbose = int(_verbosity(args) >= 1)
+        gen = klass(autoencoder=LatentAutoencoder(device=args.device), condition=condition,
+                    device=args.device, verbose=verbose, random_state=args.seed)
+        if args.epochs is not None:
+            if args.epochs < 1:
+                raise UserError(f"--epochs must be >= 1, got {args.epochs}")
+            gen.set_params(epochs=args.epochs, autoencoder__epochs=args.epochs)
+    for text in args.param:
+        key, sep, raw = text.partition("=")
+        if not sep:
+            raise UserError(f"--param {text!r} must look like KEY=VALUE (e.g. width=64 or "
+                            "autoencoder.latent_dim=8)")
+        name = key.strip().replace(".", "__")
+        valid = gen.get_params(deep=True)
+        if name not in valid:
+            raise UserError(f"--param: {type(gen).__name__} has no parameter {key!r}; "
+                            f"parameters: {', '.join(sorted(valid))}")
+        gen.set_params(**{name: _parse_value(raw)})
+    return gen
+
+
+# ------------------------------------------------------------------------ commands
+def cmd_run(args) -> int:
+    from eag_augment.pipelines import load_spec, run
+
+    overrides = list(args.set)
+    for key in ("n_jobs", "backend", "scheduler"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides.append(f"{key}={value!r}" if isinstance(value, str) else
+                             f"{key}={value}")
+    spec = load_spec(args.spec, profile=args.profile, overrides=overrides, output=args.output)
+    result = run(spec, verbose=int(_verbosity(args) >= 1))
+    print(result.table)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    spec_path = Path(args.spec) if args.spec else (
+        Path(__file__).resolve().parent.parent / "pipelines" / "demo.toml")
+    if not spec_path.is_file():
+        raise UserError(f"the demo spec is not at {spec_path} (it ships in the source "
+                        "checkout's pipelines/ folder); pass --spec PATH")
+    args.spec, args.profile = str(spec_path), "quick" if args.quick else None
+    args.set, args.n_jobs, args.backend, args.scheduler = [], None, None, None
+    log.info("demo: %s%s", spec_path, " (quick profile)" if args.quick else "")
+    return cmd_run(args)
+
+
+def cmd_fit(args) -> int:
+    out = Path(args.output)
+    trials = _load_trials(Path(args.data), bin_ms=args.bin_ms, split=args.split)
+    generator = _make_generator(args)
+    log.info("fitting %s on %s", type(generator).__name__, trials)
+    start = time.perf_counter()
+    generator.fit(trials)
+    path = generator.save(out)
+    log.info("fitted in %.1f s; wrote %s", time.perf_counter() - start, path)
+    print(path)
+    return 0
+
+
+def cmd_sample(args) -> int:
+    out = Path(args.output)
+    if out.suffix not in SAMPLE_SUFFIXES:
+        raise UserError(f"-o must end in .nwb or .npz, got {out}")
+    if args.n < 1:
+        raise UserError(f"-n must be a positive number of trials, got {args.n}")
+    if args.guidance_scale is not None and not (np.isfinite(args.guidance_scale)
+                                                and args.guidance_scale >= 0):
+        raise UserError(f"--guidance-scale must be a finite number >= 0, "
+                        f"got {args.guidance_scale}")
+    if not Path(args.model).is_file():
+        raise UserError(f"no model file at {args.model}")
+    from eag_augment.augment import trajectories_at
+    from eag_augment.datasets import save_nwb
+    from eag_augment.generators import load_generator
+
+    generator = load_generator(args.model, device=args.device)
+    kwargs = {}
+    if args.angle:
+        angles = np.resize(np.radians(args.angle), args.n)
+        if generator.condition_ == "angle":
+            kwargs["angle"] = angles
+        elif generator.condition_ == "velocity":
+            # A velocity model reaches towards an angle along a training trajectory rotated
+            # onto it.
+            kwargs["velocity"] = trajectories_at(angles, generator.train_velocity_)
+        else:
+            raise UserError(f"{args.model} was fitted without conditions (condition=None) "
+                            "and takes no --angle")
+    log.info("sampling %d trials from %s", args.n, type(generator).__name__)
+    start = time.perf_counter()
+    trials = generator.sample(args.n, guidance_scale=args.guidance_scale,
+                              random_state=args.seed, **kwargs)
+    path = save_nwb(trials, out) if out.suffix == ".nwb" else trials.save(out)
+    log.info("sampled in %.1f s; wrote %s", time.perf_counter() - start, path)
+    print(path)
+    return 0
+
+
+# -------------------------------------------------------------------------- parser
+def _add_verbosity(parser: argparse.ArgumentParser, top: bool) -> None:
+    # The sub-commands repeat the flags (so they work after the command too) without
+    # defaults of their own, which would overwrite the top-level ones.
+    default = {} if top else {"default": argparse.SUPPRESS}
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="count",
+                       help="more output (repeat for debug logging and tracebacks)",
+                       **({"default": 0} if top else default))
+    group.add_argument("-q", "--quiet", action="store_true",
+                       help="only warnings and errors; no progress bars", **default)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eag-augment",
+        description="Synthetic neural-population trials to augment BCI velocity decoders.",
+        epilog="Run 'eag-augment COMMAND --help' for a command's options.")
+    _add_verbosity(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("run", help="run a TOML spec (pipelines/*.toml)",
+                       description="Run a spec's sweep and write results.json, summary.md "
+                       "and figures into its output folder.")
+    p.add_argument("spec", help="TOML run spec, e.g. pipelines/demo.toml")
+    p.add_argument("-o", "--output", help="output folder (default: the spec's 'output')")
+    p.add_argument("--profile", help="merge the spec's [profiles.NAME] table (e.g. quick)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec value, e.g. --set dataset.path=/data/mc_maze.nwb "
+                   "or --set 'sweep.seeds=[0,1,2]' (repeatable; VALUE is read as TOML)")
+    p.add_argument("--n-jobs", type=int, help="parallel jobs (overrides the spec)")
+    p.add_argument("--backend", choices=("loky", "threading", "dask", "ray"),
+                   help="joblib backend (overrides the spec)")
+    p.add_argument("--scheduler", help="dask scheduler / ray address (dask, ray backends)")
+    _add_verbosity(p, top=False)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("fit", help="fit a generator on recorded trials",
+                       description="Fit a generator on DATA (.nwb via load_nwb, .npz TrialSet, "
+                       ".mat via load_mat) and save it as a checkpoint.")
+    p.add_argument("data", help="trials: .nwb (NLB layout), .npz (TrialSet.save) or .mat")
+    p.add_argument("-o", "--output", required=True, help="checkpoint file to write")
+    p.add_argument("--generator", choices=GENERATORS, default="eag",
+                   help="eag (default), diffusion (latent diffusion, LDNS) or psth (baseline)")
+    p.add_argument("--condition", choices=("velocity", "angle", "none"), default="velocity",
+                   help="what sampling is conditioned on (default velocity)")
+    p.add_argument("--epochs", type=int,
+                   help="training epochs of the generator and of its autoencoder")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="any generator parameter, e.g. --param width=64 --param "
+                   "autoencoder.latent_dim=8 (repeatable)")
+    p.add_argument("--split", nargs="+", metavar="NAME",
+                   help="use only trials of these splits (e.g. train)")
+    p.add_argument("--bin-ms", type=float, help="bin width to load or rebin the data to (ms)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    _add_verbosity(p, top=False)
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("sample", help="generate synthetic trials from a fitted generator",
+                       description="Draw N synthetic trials and write them as NWB (save_nwb) "
+                       "or as a TrialSet .npz.")
+    p.add_argument("model", help="checkpoint written by 'eag-augment fit'")
+    p.add_argument("-n", type=int, required=True, help="number of trials")
+    p.add_argument("--angle", type=float, nargs="+", metavar="DEG",
+                   help="reach angles in degrees, cycled over the trials (default: the "
+                   "training conditions); unseen angles are allowed")
+    p.add_argument("--guidance-scale", type=float,
+                   help="classifier-free guidance strength (default: the model's)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("-o", "--output", required=True, help="output file: .nwb or .npz")
+    _add_verbosity(p, top=False)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("demo", help="the end-to-end demo (what 'make demo' runs)",
+                       description="Simulated reaching -> NWB -> 10 %% of the training "
+                       "trials -> EAG -> augmented ridge, Wiener and GRU decoders: a table of "
+                       "test R^2 and figures.")
+    p.add_argument("-o", "--output", help="output folder (default ./demo_output)")
+    p.add_argument("--quick", action="store_true",
+                   help="toy sizes, seconds instead of minutes (for tests)")
+    p.add_argument("--spec", help="demo spec to use (default: pipelines/demo.toml)")
+    _add_verbosity(p, top=False)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from sklearn.exceptions import NotFittedError
+
+    return (ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+            PermissionError, ImportError, NotFittedError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``eag-augment``; returns the exit status (2 for bad input)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    level = _verbosity(args)
+    _configure_logging(level)
+    try:
+        return args.func(args)
+    except _user_errors() as err:
+        if level >= 2:
+            traceback.print_exc()
+        notes = "".join(f" ({note})" for note in getattr(err, "__notes__", []))
+        print(f"eag-augment {args.command}: error: {err}{notes}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("eag-augment: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,20 @@
+"""Declarative runs: a TOML spec (dataset, split, generators, augmenters, decoders, sweep)
+in, results.json + a summary table + figures out.
+
+>>> from eag_augment.pipelines import load_spec, run
+>>> result = run(load_spec("pipelines/demo.toml", profile="quick"))  # doctest: +SKIP
+>>> print(result.table)  # doctest: +SKIP
+
+Benchmarks build on the same pieces: :func:`load_spec` accepts a dict, :func:`run_job` runs
+one (fraction, seed, augmenter) cell, :func:`summarize` turns rows into mean +- s.e.m. and
+gains over a baseline.
+"""
+
+from eag_augment.pipelines.data import load_dataset, split_dataset, training_subset
+from eag_augment.pipelines.report import make_figures, markdown_table, summarize
+from eag_augment.pipelines.runner import Job, RunResult, parallel_backend, run, run_job
+from eag_augment.pipelines.spec import RunSpec, SpecError, build_estimator, load_spec
+
+__all__ = ["Job", "RunResult", "RunSpec", "SpecError", "build_estimator", "load_dataset",
+           "load_spec", "make_figures", "markdown_table", "parallel_backend", "run", "run_job",
+           "split_dataset", "summarize", "training_subset"]

@@ -1,0 +1,139 @@
+"""The data side of a run: load the spec's dataset, split it, draw training subsets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from eag_augment.pipelines.spec import SpecError
+from eag_augment.trials import TrialSet
+
+__all__ = ["load_dataset", "split_dataset", "training_subset"]
+
+_NOT_LOADER_ARGS = ("kind", "path", "via_nwb", "rebin_ms")
+
+
+def load_dataset(config: dict, workdir: Path) -> tuple[TrialSet, object | None]:
+    """The TrialSet a ``[dataset]`` table describes, and the simulator for simulated reach.
+
+    ``synthetic_reach`` -> :func:`~eag_augment.datasets.make_synthetic_reach`; ``lorenz`` ->
+    :func:`~eag_augment.datasets.load_lorenz`, whose z-scored latent trajectories (3 dims)
+    stand in for behaviour; ``nwb`` / ``mat`` -> ``load_nwb`` / ``load_mat`` of ``path``;
+    ``npz`` -> :meth:`TrialSet.load`. Other keys of the table are the loader's arguments.
+    ``via_nwb`` writes the data to ``workdir/dataset.nwb`` with ``save_nwb`` and reads it
+    back with ``load_nwb``; ``rebin_ms`` then merges bins (:meth:`TrialSet.rebin`).
+    """
+    from eag_augment.datasets import (load_lorenz, load_mat, load_nwb, make_synthetic_reach,
+                                      save_nwb)
+
+    kind = config["kind"]
+    args = {k: v for k, v in config.items() if k not in _NOT_LOADER_ARGS}
+    if "align_range_ms" in args:
+        args["align_range_ms"] = tuple(args["align_range_ms"])
+    path = Path(config["path"]).expanduser() if "path" in config else None
+    simulator = None
+    if kind == "synthetic_reach":
+        trials, simulator = make_synthetic_reach(**args, return_simulator=True)
+    elif kind == "lorenz":
+        lorenz, latents = load_lorenz(**args, return_latents=True)
+        trials = TrialSet(lorenz.spikes, latents, lorenz.conditions, bin_ms=lorenz.bin_ms,
+                          rates=lorenz.rates, behavior_names=["z1", "z2", "z3"])
+    elif kind == "nwb":
+        trials = load_nwb(path, **args)
+    elif kind == "mat":
+        trials = load_mat(path, **args)
+    else:
+        trials = TrialSet.load(path)
+    if config.get("via_nwb"):
+        trials = load_nwb(save_nwb(trials, workdir / "dataset.nwb"))
+    if "rebin_ms" in config:
+        trials = trials.rebin(config["rebin_ms"])
+    if trials.behavior is None:
+        raise SpecError(f"the {kind} dataset has no behaviour (velocity) to decode")
+    return trials, simulator
+
+
+def _wrap(angle) -> np.ndarray:
+    return (np.asarray(angle, dtype=float) + np.pi) % (2 * np.pi) - np.pi
+
+
+def split_dataset(trials: TrialSet, config: dict) -> tuple[TrialSet, dict[str, TrialSet]]:
+    """(training pool, {test set name: TrialSet}) as a ``[split]`` table says.
+
+    ``kind = "named"``: the ``split`` condition column (``train`` / ``test`` name one split
+    or a list); ``"random"``: a seeded random split of ``test_fraction`` (``stratify``: a
+    condition column); ``"time"``: :meth:`TrialSet.time_split` for windows of a continuous
+    recording. With ``holdout_angles_deg``, trials whose reach angle lies within
+    ``angle_tolerance_deg`` of a listed direction leave the training pool, and the test
+    trials form two sets: ``heldout`` (those directions) and ``seen`` (the others).
+    """
+    kind = config["kind"]
+    if kind == "named":
+        if "split" not in trials.conditions:
+            raise SpecError("split kind 'named' needs a 'split' condition column; this dataset "
+                            "has none: use kind = \"random\" or \"time\"")
+        labels = trials.conditions["split"].astype(str).to_numpy()
+
+        def pick(key: str) -> TrialSet:
+            names = config.get(key, key)
+            names = names if isinstance(names, list) else [names]
+            mask = np.isin(labels, names)
+            if not mask.any():
+                raise SpecError(f"split {key} = {names}: no trials; the dataset's splits are "
+                                f"{sorted(set(labels))}")
+            return trials[mask]
+
+        pool, test = pick("train"), pick("test")
+    elif kind == "random":
+        pool, test = trials.train_test_split(config["test_fraction"],
+                                             random_state=config.get("random_state", 0),
+                                             stratify=config.get("stratify"))
+    else:
+        pool, test = trials.time_split(config["test_fraction"])
+    if "holdout_angles_deg" not in config:
+        return pool, {"test": test}
+    held = np.radians(np.atleast_1d(np.asarray(config["holdout_angles_deg"], dtype=float)))
+    tol = np.radians(config["angle_tolerance_deg"])
+
+    def near(ts: TrialSet) -> np.ndarray:
+        return (np.abs(_wrap(ts.angles[:, None] - held[None, :])) <= tol).any(axis=1)
+
+    pool_near, test_near = near(pool), near(test)
+    for what, mask in (("training pool", ~pool_near), ("held-out test set", test_near),
+                       ("seen test set", ~test_near)):
+        if not mask.any():
+            raise SpecError(f"holdout_angles_deg {config['holdout_angles_deg']} "
+                            f"(tolerance {config['angle_tolerance_deg']} deg) leaves the {what} "
+                            "empty")
+    return pool[~pool_near], {"heldout": test[test_near], "seen": test[~test_near]}
+
+
+def training_subset(pool: TrialSet, fraction: float, seed: int, mode: str = "random"
+                    ) -> TrialSet:
+    """``round(fraction * len(pool))`` trials (at least 2) of the pool, drawn by ``seed``.
+
+    ``mode="random"``: a random subset, balanced across the ``condition`` column when there
+    is one (conditions take turns, so each gets its share +-1); ``"contiguous"``: a block of
+    consecutive trials (by ``start_ms`` when present) at a random offset, for windows of a
+    continuous recording. Trials keep their order in the pool.
+    """
+    n_pool = pool.n_trials
+    n = min(n_pool, max(2, int(round(fraction * n_pool))))
+    if n == n_pool:
+        return pool
+    rng = np.random.default_rng([seed, 7])
+    if mode == "contiguous":
+        order = (np.argsort(pool.conditions["start_ms"].to_numpy(), kind="stable")
+                 if "start_ms" in pool.conditions else np.arange(n_pool))
+        start = int(rng.integers(0, n_pool - n + 1))
+        return pool[np.sort(order[start:start + n])]
+    perm = rng.permutation(n_pool)
+    if "condition" in pool.conditions:
+        labels = pool.conditions["condition"].astype(str).to_numpy()[perm]
+        rank = np.zeros(n_pool, dtype=int)
+        for label in np.unique(labels):
+            members = labels == label
+            rank[members] = np.arange(members.sum())
+        perm = perm[np.argsort(rank, kind="stable")]
+    return pool[np.sort(perm[:n])]

@@ -1,0 +1,469 @@
+"""Run specs: TOML files (or dicts) that declare a dataset, a split, generators, augmenters,
+decoders and a sweep. :func:`load_spec` reads, merges and validates one into a :class:`RunSpec`.
+
+Validation happens before any data is touched: unknown keys and class names, estimator
+parameters that a class does not take, missing files and unknown parallel backends are
+reported with the place in the spec they come from.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import importlib
+import inspect
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sklearn.base import BaseEstimator
+
+__all__ = ["RunSpec", "SpecError", "load_spec", "parse_override", "build_estimator"]
+
+BACKENDS = ("loky", "threading", "dask", "ray")
+DATASET_KINDS = ("synthetic_reach", "lorenz", "nwb", "mat", "npz")
+SPLIT_KINDS = ("named", "random", "time")
+SUBSET_KINDS = ("random", "contiguous")
+FIGURES = ("rasters", "statistics", "trajectories", "scores")
+
+_TOP_KEYS = ("name", "description", "output", "n_jobs", "backend", "scheduler", "torch_threads",
+             "dataset", "split", "generators", "augmenters", "decoders", "sweep", "figures",
+             "profiles")
+_DATASET_KEYS = ("kind", "path", "via_nwb", "rebin_ms")
+_SPLIT_KEYS = ("kind", "train", "test", "test_fraction", "stratify", "random_state", "subset",
+               "holdout_angles_deg", "angle_tolerance_deg")
+_SWEEP_KEYS = ("train_fraction", "seeds", "augmenters", "decoders", "baseline")
+_FIGURE_KEYS = FIGURES + ("decoder", "n_trajectories")
+
+
+class SpecError(ValueError):
+    """A run spec that cannot be run, with the place in the spec that is wrong."""
+
+
+def _suggest(key: str, allowed) -> str:
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _check_keys(table: dict, allowed, where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise SpecError(f"{where}: unknown key {key!r}{_suggest(key, allowed)} "
+                            f"(allowed: {', '.join(allowed)})")
+
+
+def _expect(value, types, where: str, what: str):
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise SpecError(f"{where} must be {what}, got {value!r}")
+    if not isinstance(value, types):
+        raise SpecError(f"{where} must be {what}, got {value!r}")
+    return value
+
+
+def _as_list(value, where: str, item_types, what: str) -> list:
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        _expect(item, item_types, where, what)
+    return items
+
+
+# ----------------------------------------------------------------------- estimators
+_CLASS_MODULES = ("eag_augment.generators", "eag_augment.decoders", "eag_augment.augment")
+
+
+def _known_classes() -> dict[str, str]:
+    """Class name -> module of the estimators a spec may name without a module path: every
+    public class of the generators, decoders and augment modules."""
+    known = {}
+    for module_name in _CLASS_MODULES:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            if name[:1].isupper() and not name.startswith("Base"):
+                known[name] = module_name
+    return known
+
+
+def resolve_class(name: str, where: str) -> type:
+    """A class from its short name (see the known classes) or ``"package.module:Class"``."""
+    _expect(name, str, where, "a class name")
+    known = _known_classes()
+    if ":" in name:
+        module_name, _, attr = name.partition(":")
+    elif name in known:
+        module_name, attr = known[name], name
+    else:
+        raise SpecError(f"{where}: unknown class {name!r}{_suggest(name, known)} (known: "
+                        f"{', '.join(known)}; or give 'package.module:ClassName')")
+    try:
+        module = importlib.import_module(module_name)
+        klass = getattr(module, attr)
+    except (ImportError, AttributeError) as err:
+        raise SpecError(f"{where}: cannot import class {name!r}: {err}") from err
+    if not isinstance(klass, type):
+        raise SpecError(f"{where}: {name!r} is not a class")
+    return klass
+
+
+def build_estimator(table: dict, where: str, default_class: str | None = None,
+                    reserved: tuple[str, ...] = ()) -> BaseEstimator:
+    """Construct the estimator a table describes: ``class`` plus constructor parameters.
+
+    A parameter given as a table with a ``class`` key is built the same way (nested
+    estimators, e.g. an EAG generator's ``autoencoder``). Keys in ``reserved`` are left for
+    the caller.
+    """
+    _expect(table, dict, where, "a table")
+    name = table.get("class", default_class)
+    if name is None:
+        raise SpecError(f"{where}: missing 'class' (the estimator's class name)")
+    klass = resolve_class(name, f"{where}.class")
+    params = {}
+    for key, value in table.items():
+        if key == "class" or key in reserved:
+            continue
+        params[key] = (build_estimator(value, f"{where}.{key}") if isinstance(value, dict)
+                       and "class" in value else value)
+    accepted = [p for p in inspect.signature(klass.__init__).parameters if p != "self"]
+    for key in params:
+        if key not in accepted:
+            raise SpecError(f"{where}: {klass.__name__} has no parameter {key!r}"
+                            f"{_suggest(key, accepted)} (parameters: {', '.join(accepted)})")
+    try:
+        return klass(**params)
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"{where}: cannot build {klass.__name__}: {err}") from err
+
+
+# ------------------------------------------------------------------------ overrides
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"a.b.c=VALUE"`` -> (["a", "b", "c"], value), VALUE read as TOML (else a string)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise SpecError(f"override {text!r} must look like KEY=VALUE, e.g. dataset.path=x.nwb")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return [part.strip() for part in key.split(".")], value
+
+
+def _merge(base: dict, overlay: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _set_path(table: dict, path: list[str], value) -> None:
+    for part in path[:-1]:
+        table = table.setdefault(part, {})
+        if not isinstance(table, dict):
+            raise SpecError(f"override {'.'.join(path)}: {part!r} is not a table")
+    table[path[-1]] = value
+
+
+# ----------------------------------------------------------------------------- spec
+@dataclass
+class RunSpec:
+    """A validated run spec.
+
+    ``raw`` is the merged spec as a plain dict (written into results.json); the other
+    fields are its validated parts, with estimators built (unfitted prototypes that every
+    job clones).
+    """
+
+    name: str
+    output: Path
+    n_jobs: int
+    backend: str
+    scheduler: str | None
+    torch_threads: int | None
+    dataset: dict
+    split: dict
+    generators: dict[str, BaseEstimator]
+    augmenters: dict[str, dict]
+    decoders: dict[str, BaseEstimator]
+    train_fractions: list[float]
+    seeds: list[int]
+    augmenter_names: list[str]
+    decoder_names: list[str]
+    baseline: str | None
+    figures: dict
+    raw: dict = field(repr=False)
+    source: str = "<dict>"
+
+
+def _read(spec: str | os.PathLike | dict) -> tuple[dict, str]:
+    if isinstance(spec, dict):
+        return copy.deepcopy(spec), "<dict>"
+    path = Path(spec)
+    if not path.is_file():
+        raise SpecError(f"no spec file at {path}")
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f), str(path)
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"{path} is not valid TOML: {err}") from err
+
+
+def load_spec(spec: str | os.PathLike | dict, *, profile: str | None = None,
+              overrides: list[str] | dict | None = None, output: str | os.PathLike | None = None
+              ) -> RunSpec:
+    """Read and validate a run spec.
+
+    Parameters
+    ----------
+    spec : path to a TOML file, or the same structure as a dict
+    profile : str, optional
+        Name of a ``[profiles.NAME]`` table, merged over the spec (e.g. ``quick``).
+    overrides : list of "dotted.key=VALUE" strings or a dict, optional
+        Applied last (VALUE is read as TOML, else as a string), e.g.
+        ``["dataset.path=/data/mc_maze.nwb", "sweep.seeds=[0, 1]"]``.
+    output : path, optional
+        Output folder; overrides the spec's ``output``.
+
+    Returns
+    -------
+    RunSpec
+        Relative paths (dataset, output) are taken relative to the current directory.
+    """
+    raw, source = _read(spec)
+    where = source
+    _expect(raw, dict, where, "a table")
+    profiles = raw.pop("profiles", {})
+    _expect(profiles, dict, f"{where} [profiles]", "a table of named profiles")
+    if profile is not None:
+        if profile not in profiles:
+            raise SpecError(f"{where}: no profile {profile!r}{_suggest(profile, profiles)} "
+                            f"(profiles: {', '.join(profiles) or 'none'})")
+        raw = _merge(raw, profiles[profile])
+    if isinstance(overrides, dict):
+        raw = _merge(raw, overrides)
+    else:
+        for text in overrides or []:
+            _set_path(raw, *parse_override(text))
+    if output is not None:
+        raw["output"] = str(output)
+    _check_keys(raw, _TOP_KEYS, where)
+
+    name = _expect(raw.get("name", Path(source).stem if source != "<dict>" else "run"), str,
+                   f"{where}: name", "a string")
+    out = Path(_expect(raw.get("output", f"results/{name}"), str, f"{where}: output",
+                       "a folder path"))
+    n_jobs = _expect(raw.get("n_jobs", 1), int, f"{where}: n_jobs", "an integer")
+    if n_jobs == 0 or n_jobs < -1:
+        raise SpecError(f"{where}: n_jobs must be a positive integer or -1 (all cores), "
+                        f"got {n_jobs}")
+    backend = _expect(raw.get("backend", "loky"), str, f"{where}: backend", "a string")
+    if backend not in BACKENDS:
+        raise SpecError(f"{where}: backend must be one of {BACKENDS}, got {backend!r}"
+                        f"{_suggest(backend, BACKENDS)}")
+    scheduler = raw.get("scheduler")
+    if scheduler is not None:
+        _expect(scheduler, str, f"{where}: scheduler", "an address string")
+        if backend not in ("dask", "ray"):
+            raise SpecError(f"{where}: scheduler is only used by the dask and ray backends, "
+                            f"backend is {backend!r}")
+    _check_backend_installed(backend, where)
+    torch_threads = raw.get("torch_threads")
+    if torch_threads is not None and (_expect(torch_threads, int, f"{where}: torch_threads",
+                                              "a positive integer") < 1):
+        raise SpecError(f"{where}: torch_threads must be >= 1, got {torch_threads}")
+
+    dataset = _check_dataset(raw.get("dataset"), f"{where} [dataset]")
+    split = _check_split(raw.get("split", {}), f"{where} [split]")
+    generators = {
+        gname: build_estimator(table, f"{where} [generators.{gname}]")
+        for gname, table in _expect(raw.get("generators", {}), dict, f"{where} [generators]",
+                                    "a table of named generators").items()
+    }
+    augmenters = _check_augmenters(raw.get("augmenters", {"none": {"ratio": 0}}), generators,
+                                   dataset, f"{where} [augmenters]")
+    decoders = {
+        dname: build_estimator(table, f"{where} [decoders.{dname}]")
+        for dname, table in _expect(raw.get("decoders"), dict, f"{where} [decoders]",
+                                    "a table of named decoders (required)").items()
+    }
+    if not decoders:
+        raise SpecError(f"{where} [decoders]: define at least one decoder")
+    sweep = raw.get("sweep", {})
+    _expect(sweep, dict, f"{where} [sweep]", "a table")
+    _check_keys(sweep, _SWEEP_KEYS, f"{where} [sweep]")
+    fractions = _as_list(sweep.get("train_fraction", [1.0]), f"{where} [sweep] train_fraction",
+                         (int, float), "a number in (0, 1] or a list of them")
+    for frac in fractions:
+        if not 0 < frac <= 1 or not math.isfinite(frac):
+            raise SpecError(f"{where} [sweep] train_fraction values must be in (0, 1], "
+                            f"got {frac}")
+    seeds = sweep.get("seeds", [0])
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise SpecError(f"{where} [sweep] seeds: a count must be >= 1, got {seeds}")
+        seeds = list(range(seeds))
+    seeds = _as_list(seeds, f"{where} [sweep] seeds", int, "a count or a list of integer seeds")
+    aug_names = _names(sweep.get("augmenters", list(augmenters)), augmenters,
+                       f"{where} [sweep] augmenters")
+    dec_names = _names(sweep.get("decoders", list(decoders)), decoders,
+                       f"{where} [sweep] decoders")
+    baseline = sweep.get("baseline", "none" if "none" in aug_names else None)
+    if baseline is not None and baseline not in aug_names:
+        raise SpecError(f"{where} [sweep] baseline {baseline!r} is not among the swept "
+                        f"augmenters {aug_names}")
+    figures = _check_figures(raw.get("figures", {}), dec_names, f"{where} [figures]")
+    return RunSpec(
+        name=name, output=out, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
+        torch_threads=torch_threads, dataset=dataset, split=split, generators=generators,
+        augmenters=augmenters, decoders=decoders, train_fractions=[float(f) for f in fractions],
+        seeds=[int(s) for s in seeds], augmenter_names=aug_names, decoder_names=dec_names,
+        baseline=baseline, figures=figures, raw=raw, source=source,
+    )
+
+
+def _names(value, defined: dict, where: str) -> list[str]:
+    names = _as_list(value, where, str, "a list of names")
+    for n in names:
+        if n not in defined:
+            raise SpecError(f"{where}: {n!r} is not defined{_suggest(n, defined)} "
+                            f"(defined: {', '.join(defined)})")
+    if not names:
+        raise SpecError(f"{where}: the list is empty")
+    return names
+
+
+def _check_backend_installed(backend: str, where: str) -> None:
+    module = {"dask": "distributed", "ray": "ray"}.get(backend)
+    if module is None:
+        return
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        raise SpecError(f"{where}: backend {backend!r} needs the {module!r} package "
+                        f"(pip install 'eag_augment[{backend}]')") from err
+
+
+def _dataset_loader(kind: str):
+    from eag_augment.datasets import (load_lorenz, load_mat, load_nwb,
+                                      make_synthetic_reach)
+
+    return {"synthetic_reach": make_synthetic_reach, "lorenz": load_lorenz, "nwb": load_nwb,
+            "mat": load_mat, "npz": None}[kind]
+
+
+def _check_dataset(table, where: str) -> dict:
+    if table is None:
+        raise SpecError(f"{where}: missing (the data to run on)")
+    _expect(table, dict, where, "a table")
+    kind = table.get("kind")
+    if kind not in DATASET_KINDS:
+        raise SpecError(f"{where}: kind must be one of {DATASET_KINDS}, got {kind!r}"
+                        f"{_suggest(str(kind), DATASET_KINDS)}")
+    loader = _dataset_loader(kind)
+    if loader is None:
+        loader_args = []
+    else:
+        loader_args = [p for p in inspect.signature(loader).parameters
+                       if p not in ("path", "return_simulator", "return_latents")]
+    _check_keys(table, _DATASET_KEYS + tuple(loader_args), where)
+    if kind in ("nwb", "mat", "npz"):
+        path = table.get("path")
+        if not isinstance(path, str) or not path:
+            raise SpecError(f"{where}: kind {kind!r} needs path = \"...\" (the {kind} file); "
+                            f"on the command line: --set dataset.path=FILE")
+        if not Path(path).expanduser().is_file():
+            raise SpecError(f"{where}: path {path!r} does not exist (relative paths are taken "
+                            f"from the current directory {os.getcwd()})")
+    elif "path" in table:
+        raise SpecError(f"{where}: kind {kind!r} is simulated and takes no path")
+    if "rebin_ms" in table:
+        _expect(table["rebin_ms"], (int, float), f"{where} rebin_ms", "a bin width in ms")
+    if "via_nwb" in table:
+        _expect(table["via_nwb"], bool, f"{where} via_nwb", "true or false")
+        if kind == "nwb" and table["via_nwb"]:
+            raise SpecError(f"{where}: via_nwb is for data that is not NWB already")
+    return dict(table)
+
+
+def _check_split(table, where: str) -> dict:
+    _expect(table, dict, where, "a table")
+    _check_keys(table, _SPLIT_KEYS, where)
+    kind = table.get("kind", "named")
+    if kind not in SPLIT_KINDS:
+        raise SpecError(f"{where}: kind must be one of {SPLIT_KINDS}, got {kind!r}")
+    if kind == "named":
+        for key in ("train", "test"):
+            _as_list(table.get(key, key), f"{where} {key}", str, "a split name or list of names")
+    elif "train" in table or "test" in table:
+        raise SpecError(f"{where}: train/test name splits, which only kind = \"named\" uses")
+    frac = table.get("test_fraction", 0.2)
+    _expect(frac, (int, float), f"{where} test_fraction", "a number in (0, 1)")
+    if not 0 < frac < 1:
+        raise SpecError(f"{where} test_fraction must be in (0, 1), got {frac}")
+    subset = table.get("subset", "random")
+    if subset not in SUBSET_KINDS:
+        raise SpecError(f"{where}: subset must be one of {SUBSET_KINDS}, got {subset!r}")
+    if "holdout_angles_deg" in table:
+        _as_list(table["holdout_angles_deg"], f"{where} holdout_angles_deg", (int, float),
+                 "a list of reach directions in degrees")
+    tol = table.get("angle_tolerance_deg", 10.0)
+    _expect(tol, (int, float), f"{where} angle_tolerance_deg", "a number of degrees")
+    return {**table, "kind": kind, "subset": subset, "test_fraction": float(frac),
+            "angle_tolerance_deg": float(tol)}
+
+
+def _check_augmenters(tables, generators: dict, dataset: dict, where: str) -> dict[str, dict]:
+    """name -> {"estimator": prototype, "generator": name or None, "given": keys set}."""
+    _expect(tables, dict, where, "a table of named augmenters")
+    out = {}
+    for aname, table in tables.items():
+        here = f"{where[:-1]}.{aname}]" if where.endswith("]") else f"{where}.{aname}"
+        _expect(table, dict, here, "a table")
+        table = dict(table)
+        gen_name = table.pop("generator", None)
+        if "conditions_deg" in table:
+            if "conditions" in table:
+                raise SpecError(f"{here}: give conditions or conditions_deg, not both")
+            degrees = _as_list(table.pop("conditions_deg"), f"{here} conditions_deg",
+                               (int, float), "a list of reach angles in degrees")
+            table["conditions"] = [math.radians(d) for d in degrees]
+        estimator = build_estimator(table, here, default_class="SyntheticAugmenter")
+        params = estimator.get_params(deep=False)
+        if gen_name is not None:
+            _expect(gen_name, str, f"{here} generator", "the name of a [generators] entry")
+            if gen_name not in generators:
+                raise SpecError(f"{here}: generator {gen_name!r} is not defined"
+                                f"{_suggest(gen_name, generators)} (defined: "
+                                f"{', '.join(generators) or 'none'})")
+            if "generator" not in params:
+                raise SpecError(f"{here}: {type(estimator).__name__} takes no generator")
+            if (type(generators[gen_name]).__name__ == "OracleGenerator"
+                    and (dataset["kind"] != "synthetic_reach" or "rebin_ms" in dataset)):
+                raise SpecError(f"{here}: the oracle generator needs the simulator of a "
+                                "synthetic_reach dataset at its own bin width (no rebin_ms)")
+        if not callable(getattr(estimator, "fit_resample", None)):
+            raise SpecError(f"{here}: {type(estimator).__name__} has no fit_resample(X, y)")
+        out[aname] = {"estimator": estimator, "generator": gen_name, "given": set(table)}
+    if not out:
+        raise SpecError(f"{where}: define at least one augmenter (e.g. none = {{ ratio = 0 }})")
+    return out
+
+
+def _check_figures(table, decoders: list[str], where: str) -> dict:
+    _expect(table, dict, where, "a table")
+    _check_keys(table, _FIGURE_KEYS, where)
+    out = {name: bool(_expect(table.get(name, True), bool, f"{where} {name}", "true or false"))
+           for name in FIGURES}
+    decoder = table.get("decoder", decoders[-1])
+    if decoder not in decoders:
+        raise SpecError(f"{where} decoder {decoder!r} is not among the swept decoders {decoders}")
+    out["decoder"] = decoder
+    n = _expect(table.get("n_trajectories", 16), int, f"{where} n_trajectories", "an integer")
+    if n < 1:
+        raise SpecError(f"{where} n_trajectories must be >= 1, got {n}")
+    out["n_trajectories"] = n
+    return out
