@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["resolve_device", "seed_from", "torch_generator"]
+__all__ = ["autocast_context", "fast_bf16", "resolve_device", "seed_from", "torch_generator"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -41,3 +41,23 @@ def torch_generator(seed: int, device: torch.device) -> torch.Generator:
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     return gen
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 matrix products are native (and so faster than float32) on ``device``."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        cpu = torch.cpu
+        # Private probes, absent from some builds: no probe, no claim of speed.
+        return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
+                    or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
+    return False
+
+
+def autocast_context(device: torch.device, precision: str):
+    """Autocast for sampling: "fp32" (none), "bf16", or "auto" (bf16 where it is native)."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
+    use = precision == "bf16" or (precision == "auto" and fast_bf16(device))
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use)

@@ -12,7 +12,23 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["fit_module", "TrainingHistory", "batches"]
+__all__ = ["fit_module", "TrainingHistory", "batches", "resolve_epochs"]
+
+
+def resolve_epochs(epochs: int | None, steps: int, n_train: int, batch_size: int) -> int:
+    """``epochs`` when given, else as many epochs as make about ``steps`` optimiser steps.
+
+    Counting steps keeps the training time of a default model about the same whether it
+    is fitted on 50 trials or on 5000.
+    """
+    for name, value in (("steps", steps), ("batch_size", batch_size)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if epochs is not None:
+        if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+            raise ValueError(f"epochs must be a positive integer or None, got {epochs!r}")
+        return int(epochs)
+    return max(1, math.ceil(steps / math.ceil(n_train / batch_size)))
 
 
 def batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterable[np.ndarray]:

@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from eag_augment._torch import resolve_device, seed_from, torch_generator
-from eag_augment.generators._training import TrainingHistory, fit_module
+from eag_augment.generators._training import TrainingHistory, fit_module, resolve_epochs
 from eag_augment.generators.base import register
 from eag_augment.nn.autoencoder import (PoissonAutoencoder, coordinated_dropout_loss,
                                         latent_regularizer)
@@ -41,8 +41,14 @@ class LatentAutoencoder(BaseEstimator):
         Coordinated-dropout probability p (0.2 Lorenz, 0.5 MC_Maze in LDNS).
     l2, smoothness : float
         Latent penalties b_L2 and b_td, per spike entry.
-    lr, weight_decay, epochs, batch_size, patience, grad_clip
+    lr, weight_decay, batch_size, grad_clip
         Optimisation.
+    epochs, steps : int
+        Maximum training length: ``epochs`` passes over the data, or (``epochs=None``)
+        about ``steps`` optimiser steps whatever the number of trials.
+    patience : int or None
+        Epochs without validation improvement before stopping (None: a quarter of the
+        maximum epochs, at least 10).
     validation_fraction : float
         Share of the training trials held out for early stopping.
     device : str
@@ -67,11 +73,12 @@ class LatentAutoencoder(BaseEstimator):
         cd_rate: float = 0.3,
         l2: float = 1e-3,
         smoothness: float = 0.1,
-        lr: float = 2e-3,
+        lr: float = 3e-3,
         weight_decay: float = 0.01,
-        epochs: int = 150,
-        batch_size: int = 64,
-        patience: int = 20,
+        epochs: int | None = None,
+        steps: int = 1000,
+        batch_size: int = 32,
+        patience: int | None = None,
         grad_clip: float = 2.0,
         validation_fraction: float = 0.1,
         device: str = "auto",
@@ -91,6 +98,7 @@ class LatentAutoencoder(BaseEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.epochs = epochs
+        self.steps = steps
         self.batch_size = batch_size
         self.patience = patience
         self.grad_clip = grad_clip
@@ -141,6 +149,8 @@ class LatentAutoencoder(BaseEstimator):
             model = self._build(spikes.shape[2], heldout).to(self.device_)
             model.init_from_mean_counts(x_train.mean(dim=(0, 1)),
                                         None if heldout is None else torch.as_tensor(~heldout))
+        epochs = resolve_epochs(self.epochs, self.steps, len(x_train), self.batch_size)
+        patience = max(10, epochs // 4) if self.patience is None else self.patience
         heldout_t = None if heldout is None else torch.as_tensor(heldout, device=self.device_)
 
         def step_loss(idx):
@@ -159,9 +169,9 @@ class LatentAutoencoder(BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.module_, self.history_ = fit_module(
-                model, step_loss, len(x_train), epochs=self.epochs, batch_size=self.batch_size,
+                model, step_loss, len(x_train), epochs=epochs, batch_size=self.batch_size,
                 lr=self.lr, weight_decay=self.weight_decay, grad_clip=self.grad_clip, rng=rng,
-                val_loss=val_loss, patience=self.patience, verbose=self.verbose,
+                val_loss=val_loss, patience=patience, verbose=self.verbose,
                 desc="autoencoder",
             )
         self.n_neurons_ = spikes.shape[2]

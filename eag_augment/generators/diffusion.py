@@ -7,7 +7,7 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from eag_augment.generators._training import TrainingHistory, fit_module
+from eag_augment.generators._training import TrainingHistory, fit_module, resolve_epochs
 from eag_augment.generators.latent import _CLAMP, LatentGenerator
 from eag_augment.nn.diffusion import DDPMSchedule, DiffusionDenoiser
 from eag_augment.trials import TrialSet
@@ -51,7 +51,10 @@ class LatentDiffusionGenerator(LatentGenerator):
         Diffusion steps T (linear betas 1e-4..0.02 at T = 1000, rescaled for other T).
     loss : {"smooth_l1", "mse"}
         Loss between predicted and true noise (LDNS uses smooth L1 on MC_Maze).
-    epochs, batch_size, lr, weight_decay, grad_clip, ema_decay
+    epochs, steps : int
+        Training length: ``epochs`` passes over the data, or (``epochs=None``) about
+        ``steps`` optimiser steps whatever the number of trials.
+    batch_size, lr, weight_decay, grad_clip, ema_decay
         Optimisation (AdamW, warm-up then cosine decay; EMA weights are kept).
     n_steps : int
         Default number of DDIM sampling steps (1..n_timesteps); DDPM always takes n_timesteps.
@@ -59,6 +62,8 @@ class LatentDiffusionGenerator(LatentGenerator):
         Default reverse sampler.
     guidance_scale : float
         Accepted for interface compatibility and ignored: LDNS has no guidance.
+    precision : {"auto", "fp32", "bf16"}
+        Arithmetic of the denoiser at sampling, as for EAGGenerator (bfloat16 where native).
     device, verbose, random_state
     """
 
@@ -72,8 +77,9 @@ class LatentDiffusionGenerator(LatentGenerator):
         state_dim: int = 32,
         n_timesteps: int = 1000,
         loss: str = "smooth_l1",
-        epochs: int = 300,
-        batch_size: int = 128,
+        epochs: int | None = None,
+        steps: int = 1500,
+        batch_size: int = 64,
         lr: float = 1e-3,
         weight_decay: float = 0.02,
         grad_clip: float = 3.0,
@@ -81,6 +87,7 @@ class LatentDiffusionGenerator(LatentGenerator):
         n_steps: int = 1000,
         sampler: str = "ddpm",
         guidance_scale: float = 1.0,
+        precision: str = "auto",
         device: str = "auto",
         verbose: int = 0,
         random_state: int | None = None,
@@ -94,6 +101,7 @@ class LatentDiffusionGenerator(LatentGenerator):
         self.n_timesteps = n_timesteps
         self.loss = loss
         self.epochs = epochs
+        self.steps = steps
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
@@ -102,6 +110,7 @@ class LatentDiffusionGenerator(LatentGenerator):
         self.n_steps = n_steps
         self.sampler = sampler
         self.guidance_scale = guidance_scale
+        self.precision = precision
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
@@ -145,22 +154,20 @@ class LatentDiffusionGenerator(LatentGenerator):
             return loss_fn(pred, noise)
 
         self.module_, self.history_ = fit_module(
-            model, step_loss, len(data), epochs=self.epochs, batch_size=self.batch_size,
+            model, step_loss, len(data),
+            epochs=resolve_epochs(self.epochs, self.steps, len(data), self.batch_size),
+            batch_size=self.batch_size,
             lr=self.lr, weight_decay=self.weight_decay, grad_clip=self.grad_clip,
             ema_decay=self.ema_decay, rng=rng, verbose=self.verbose, desc="latent diffusion",
         )
 
     # -------------------------------------------------------------- sampling
-    @torch.no_grad()
-    def _sample_prior(self, n_trials, angle, velocity, guidance_scale, generator,
-                      n_steps: int | None = None, sampler: str | None = None,
-                      batch_size: int = 4096):
-        """Reverse diffusion from Gaussian noise: (n, bins, channels) normalised latents.
+    def _sampling_plan(self, n_steps: int | None = None, sampler: str | None = None):
+        """(sampler, timesteps): ``sampler`` and ``n_steps`` override the constructor's.
 
-        ``sampler`` and ``n_steps`` override the constructor's; "ddpm" takes all
-        n_timesteps steps (``n_steps`` must then be None or n_timesteps), "ddim" takes
-        ``n_steps`` deterministic steps. Trials are generated ``batch_size`` at a time.
-        ``guidance_scale`` is ignored (no guidance in LDNS).
+        "ddpm" takes all n_timesteps steps (``n_steps`` must then be None or n_timesteps),
+        "ddim" takes ``n_steps`` deterministic steps. ``guidance_scale`` is ignored (no
+        guidance in LDNS).
         """
         sampler = self.sampler if sampler is None else sampler
         _check_sampler(sampler)
@@ -169,30 +176,17 @@ class LatentDiffusionGenerator(LatentGenerator):
                 raise ValueError(f"the ddpm sampler walks all n_timesteps={self.n_timesteps} "
                                  f"steps; got n_steps={n_steps!r} (use sampler='ddim' for "
                                  "fewer steps)")
-            steps = list(range(self.n_timesteps - 1, -1, -1))
-        else:
-            steps = self.schedule_.ddim_timesteps(self.n_steps if n_steps is None else n_steps)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        dev = self.device_
-        ang = None if angle is None else torch.as_tensor(angle, dtype=torch.float32, device=dev)
-        vel = None if velocity is None else torch.as_tensor(velocity, device=dev)
-        chunks = []
-        for start in range(0, n_trials, batch_size):
-            sl = slice(start, min(n_trials, start + batch_size))
-            chunks.append(self._sample_chunk(
-                sl.stop - sl.start, None if ang is None else ang[sl],
-                None if vel is None else vel[sl], sampler, steps, generator))
-        return torch.cat(chunks)
+            return sampler, list(range(self.n_timesteps - 1, -1, -1))
+        return sampler, self.schedule_.ddim_timesteps(self.n_steps if n_steps is None else n_steps)
 
-    def _sample_chunk(self, n, ang, vel, sampler, steps, generator) -> torch.Tensor:
+    def _sample_chunk(self, n, ang, vel, guidance_scale, generator, plan) -> torch.Tensor:
+        """Reverse diffusion of n trials from Gaussian noise."""
+        sampler, steps = plan
         model, schedule, dev = self.module_, self.schedule_, self.device_
-        model.eval()
         x = torch.randn(n, self.n_bins_, self.n_channels_, generator=generator, device=dev)
         for i, t in enumerate(tqdm(steps, desc=f"diffusion sampling ({sampler})",
                                    disable=not self.verbose, leave=False)):
-            eps = model(x, torch.full((n,), t, device=dev), angle=ang, velocity=vel)
+            eps = model(x, torch.full((n,), t, device=dev), angle=ang, velocity=vel).float()
             if sampler == "ddpm":
                 x = schedule.ddpm_step(x, eps, t, generator, clip=_CLAMP)
             else:

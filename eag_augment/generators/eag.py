@@ -7,9 +7,8 @@ import math
 import numpy as np
 import torch
 from scipy.stats import truncnorm
-from tqdm.auto import tqdm
 
-from eag_augment.generators._training import TrainingHistory, fit_module
+from eag_augment.generators._training import TrainingHistory, fit_module, resolve_epochs
 from eag_augment.generators.latent import LatentGenerator
 from eag_augment.nn.energy import EnergyTransformer, cosine_mask_schedule, energy_score
 
@@ -54,12 +53,18 @@ class EAGGenerator(LatentGenerator):
         MLP generator head size and noise dimension (64 in the paper).
     p_uncond : float
         Probability of replacing the condition with the null embedding during training.
-    epochs, batch_size, lr, head_lr_scale, weight_decay, grad_clip, ema_decay
+    epochs, steps : int
+        Training length: ``epochs`` passes over the data, or (``epochs=None``) about
+        ``steps`` optimiser steps whatever the number of trials.
+    batch_size, lr, head_lr_scale, weight_decay, grad_clip, ema_decay
         Optimisation (AdamW betas (0.9, 0.95); the head learns at lr * head_lr_scale).
     n_steps : int
         Default number of sampling steps K (capped at the number of tokens).
     guidance_scale : float
         Default classifier-free guidance scale.
+    precision : {"auto", "fp32", "bf16"}
+        Arithmetic of sampling: "auto" uses bfloat16 where it is native (recent CPUs with
+        AVX512-BF16/AMX, most CUDA GPUs; about 3x faster here), float32 elsewhere.
     device, verbose, random_state
     """
 
@@ -69,16 +74,17 @@ class EAGGenerator(LatentGenerator):
         condition: str | None = "velocity",
         generate_behavior: bool = True,
         patch_size: int = 5,
-        width: int = 128,
-        depth: int = 4,
+        width: int = 64,
+        depth: int = 3,
         heads: int = 4,
         n_buffer: int = 4,
-        head_width: int = 256,
-        head_blocks: int = 3,
+        head_width: int = 128,
+        head_blocks: int = 2,
         noise_dim: int = 64,
         p_uncond: float = 0.1,
-        epochs: int = 300,
-        batch_size: int = 128,
+        epochs: int | None = None,
+        steps: int = 1500,
+        batch_size: int = 64,
         lr: float = 1e-3,
         head_lr_scale: float = 0.5,
         weight_decay: float = 0.02,
@@ -86,6 +92,7 @@ class EAGGenerator(LatentGenerator):
         ema_decay: float = 0.995,
         n_steps: int = 16,
         guidance_scale: float = 1.0,
+        precision: str = "auto",
         device: str = "auto",
         verbose: int = 0,
         random_state: int | None = None,
@@ -103,6 +110,7 @@ class EAGGenerator(LatentGenerator):
         self.noise_dim = noise_dim
         self.p_uncond = p_uncond
         self.epochs = epochs
+        self.steps = steps
         self.batch_size = batch_size
         self.lr = lr
         self.head_lr_scale = head_lr_scale
@@ -111,6 +119,7 @@ class EAGGenerator(LatentGenerator):
         self.ema_decay = ema_decay
         self.n_steps = n_steps
         self.guidance_scale = guidance_scale
+        self.precision = precision
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
@@ -164,38 +173,26 @@ class EAGGenerator(LatentGenerator):
         groups = [{"params": [p for p in model.parameters() if id(p) not in head_ids]},
                   {"params": head_params, "lr": self.lr * self.head_lr_scale}]
         self.module_, self.history_ = fit_module(
-            model, step_loss, len(tokens), epochs=self.epochs, batch_size=self.batch_size,
+            model, step_loss, len(tokens),
+            epochs=resolve_epochs(self.epochs, self.steps, len(tokens), self.batch_size),
+            batch_size=self.batch_size,
             lr=self.lr, betas=(0.9, 0.95), weight_decay=self.weight_decay,
             grad_clip=self.grad_clip, param_groups=groups, ema_decay=self.ema_decay,
             rng=rng, verbose=self.verbose, desc="EAG transformer",
         )
 
     # -------------------------------------------------------------- sampling
-    def _sample_prior(self, n_trials, angle, velocity, guidance_scale, generator,
-                      n_steps: int | None = None, batch_size: int = 4096):
-        """Masked-autoregressive sampling: (n, bins, channels) normalised latents.
-
-        ``n_steps`` overrides the constructor's K; trials are generated ``batch_size`` at a time.
-        """
+    def _sampling_plan(self, n_steps: int | None = None) -> int:
+        """``n_steps`` overrides the constructor's K (capped at the number of tokens)."""
         n_steps = self.n_steps if n_steps is None else n_steps
-        if not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+        if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
             raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-        dev = self.device_
-        ang = None if angle is None else torch.as_tensor(angle, dtype=torch.float32, device=dev)
-        vel = None if velocity is None else _patch(torch.as_tensor(velocity, device=dev),
-                                                   self.patch_size)
-        chunks = []
-        for start in tqdm(range(0, n_trials, batch_size), desc="EAG sampling",
-                          disable=not self.verbose or n_trials <= batch_size, leave=False):
-            sl = slice(start, min(n_trials, start + batch_size))
-            chunks.append(self._sample_chunk(
-                sl.stop - sl.start, None if ang is None else ang[sl],
-                None if vel is None else vel[sl], guidance_scale, int(n_steps), generator))
-        return _unpatch(torch.cat(chunks), self.patch_size, self.n_bins_)
+        return int(n_steps)
 
-    def _sample_chunk(self, n, ang, vel, guidance_scale, n_steps, generator) -> torch.Tensor:
+    def _sample_chunk(self, n, ang, vel, guidance_scale, generator, n_steps) -> torch.Tensor:
+        """Masked-autoregressive sampling of n trials in ``n_steps`` parallel steps."""
         model, dev, length = self.module_, self.device_, self.n_tokens_
-        model.eval()
+        vel = None if vel is None else _patch(vel, self.patch_size)
         tokens = torch.zeros(n, length, self.patch_size * self.n_channels_, device=dev)
         mask = torch.ones(n, length, dtype=torch.bool, device=dev)
         order = torch.rand(n, length, generator=generator, device=dev).argsort(1)
@@ -219,10 +216,10 @@ class EAGGenerator(LatentGenerator):
             reveal = order[:, left:previous]
             f = feats[rows, reveal]
             noise = model.head.sample_noise(tuple(f.shape[:2]), generator, dev)
-            tokens[rows, reveal] = model.head(f, noise)
+            tokens[rows, reveal] = model.head(f, noise).to(tokens.dtype)
             mask[rows, reveal] = False
             previous = left
-        return tokens
+        return _unpatch(tokens, self.patch_size, self.n_bins_)
 
     # ------------------------------------------------------------ persistence
     def _prior_state(self) -> tuple[dict, dict]:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from sklearn.base import clone
 
+from eag_augment._torch import autocast_context
 from eag_augment.generators.autoencoder import LatentAutoencoder
 from eag_augment.generators.base import BaseGenerator
 from eag_augment.trials import TrialSet
@@ -31,9 +32,11 @@ class LatentGenerator(BaseGenerator):
     """Base for generators of autoencoder latents. Subclasses implement the prior:
 
     ``_fit_prior(x, angle, velocity, rng)`` with x (trials, bins, channels) normalised,
-    angle (trials,) or None, velocity (trials, bins, dims) normalised or None; and
-    ``_sample_prior(n, angle, velocity, guidance_scale, generator, **kw) -> tensor (n, bins,
+    angle (trials,) or None, velocity (trials, bins, dims) normalised or None;
+    ``_sampling_plan(**kw)`` (validated sampling options, e.g. the number of steps) and
+    ``_sample_chunk(n, angle, velocity, guidance_scale, generator, plan) -> tensor (n, bins,
     channels)``; plus ``_prior_state()`` / ``_load_prior(config, state)`` for checkpoints.
+    Subclasses have a ``precision`` hyperparameter ("auto", "fp32", "bf16") for sampling.
     """
 
     def _fit(self, trials: TrialSet, rng: np.random.Generator,
@@ -102,10 +105,34 @@ class LatentGenerator(BaseGenerator):
             self.v_mean_, self.v_std_ = state["v_mean_"].numpy(), state["v_std_"].numpy()
         self._load_prior(config["prior"], state["prior"])
 
+    @torch.no_grad()
+    def _sample_prior(self, n_trials, angle, velocity, guidance_scale, generator,
+                      batch_size: int = 4096, **kw) -> torch.Tensor:
+        """Normalised latents (n, bins, channels), generated ``batch_size`` trials at a time."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        plan = self._sampling_plan(**kw)
+        dev = self.device_
+        ang = None if angle is None else torch.as_tensor(angle, dtype=torch.float32, device=dev)
+        vel = None if velocity is None else torch.as_tensor(velocity, device=dev)
+        self.module_.eval()
+        chunks = []
+        with autocast_context(dev, self.precision):
+            for start in range(0, n_trials, batch_size):
+                sl = slice(start, min(n_trials, start + batch_size))
+                chunks.append(self._sample_chunk(
+                    sl.stop - sl.start, None if ang is None else ang[sl],
+                    None if vel is None else vel[sl], guidance_scale, generator, plan).float())
+        return torch.cat(chunks)
+
     def _fit_prior(self, x, angle, velocity, rng) -> None:
         raise NotImplementedError
 
-    def _sample_prior(self, n_trials, angle, velocity, guidance_scale, generator, **kw):
+    def _sampling_plan(self, **kw):
+        raise NotImplementedError
+
+    def _sample_chunk(self, n, angle, velocity, guidance_scale, generator, plan) -> torch.Tensor:
         raise NotImplementedError
 
     def _prior_state(self) -> tuple[dict, dict]:
