@@ -244,3 +244,12 @@ def test_psth_generator_follows_condition_means(tiny_reach):
     np.testing.assert_allclose(unseen.angles, target + np.pi / 8, atol=1e-9)
     beh_angle = np.arctan2(unseen.behavior[0, :, 1].sum(), unseen.behavior[0, :, 0].sum())
     assert beh_angle == pytest.approx(target + np.pi / 8, abs=1e-6)
+
+
+def test_autoencoder_save_load(tiny_autoencoder, tiny_reach, tmp_path):
+    path = tiny_autoencoder.save(tmp_path / "ae.pt")
+    again = LatentAutoencoder.load(path, device="cpu")
+    np.testing.assert_array_equal(again.encode(tiny_reach), tiny_autoencoder.encode(tiny_reach))
+    assert again.get_params() == tiny_autoencoder.get_params()
+    with pytest.raises(ValueError, match="not a LatentAutoencoder"):
+        LatentAutoencoder.load(PSTHPoissonGenerator().fit(tiny_reach).save(tmp_path / "p.pt"))

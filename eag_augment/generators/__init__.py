@@ -4,10 +4,12 @@ from eag_augment.generators.autoencoder import LatentAutoencoder
 from eag_augment.generators.base import BaseGenerator, load_generator
 from eag_augment.generators.diffusion import LatentDiffusionGenerator
 from eag_augment.generators.eag import EAGGenerator
+from eag_augment.generators.encoding import PoissonEncodingGenerator
+from eag_augment.generators.jitter import PoissonJitterGenerator
 from eag_augment.generators.langevin import LangevinFlowGenerator
 from eag_augment.generators.oracle import OracleGenerator
 from eag_augment.generators.psth import PSTHPoissonGenerator
 
 __all__ = ["BaseGenerator", "EAGGenerator", "LangevinFlowGenerator", "LatentAutoencoder",
            "LatentDiffusionGenerator", "OracleGenerator", "PSTHPoissonGenerator",
-           "load_generator"]
+           "PoissonEncodingGenerator", "PoissonJitterGenerator", "load_generator"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
@@ -9,7 +11,8 @@ from sklearn.exceptions import NotFittedError
 
 from eag_augment._torch import resolve_device, seed_from, torch_generator
 from eag_augment.generators._training import TrainingHistory, fit_module, resolve_epochs
-from eag_augment.generators.base import register
+from eag_augment.checkpoint import load_checkpoint, save_checkpoint
+from eag_augment.generators.base import encode_param, register
 from eag_augment.nn.autoencoder import (PoissonAutoencoder, coordinated_dropout_loss,
                                         latent_regularizer)
 from eag_augment.trials import TrialSet, validate_spikes
@@ -236,3 +239,22 @@ class LatentAutoencoder(BaseEstimator):
         module = self._build(self.n_neurons_, self.heldout_)
         module.load_state_dict(state)
         self.module_ = module.to(device).eval()
+
+    def save(self, path) -> Path:
+        """Write the fitted autoencoder (atomic; JSON config + state dict)."""
+        config, state = self.get_state()
+        params = {k: encode_param(v) for k, v in self.get_params(deep=False).items()}
+        return save_checkpoint(path, kind=type(self).__name__,
+                               config={"params": params, "fitted": config}, state=state)
+
+    @classmethod
+    def load(cls, path, device: str = "auto") -> LatentAutoencoder:
+        """Read an autoencoder written by :meth:`save`."""
+        _, config, state = load_checkpoint(path, cls.__name__)
+        ae = cls(**config["params"])
+        try:
+            ae.set_state(config["fitted"], state, resolve_device(device))
+        except (KeyError, RuntimeError) as err:
+            raise ValueError(f"{path} does not match LatentAutoencoder's expected contents: "
+                             f"{err}") from err
+        return ae

@@ -28,11 +28,11 @@ CONDITIONS = (None, "angle", "velocity")
 _REGISTRY: dict[str, type] = {}
 
 
-def _encode_param(value: Any) -> Any:
+def encode_param(value: Any) -> Any:
     """JSON form of a constructor argument (nested estimators by class name and params)."""
     if isinstance(value, BaseEstimator):
         return {"__estimator__": type(value).__name__,
-                "params": {k: _encode_param(v) for k, v in value.get_params(deep=False).items()}}
+                "params": {k: encode_param(v) for k, v in value.get_params(deep=False).items()}}
     if isinstance(value, tuple):
         return list(value)
     if isinstance(value, (np.integer, np.floating)):
@@ -42,12 +42,12 @@ def _encode_param(value: Any) -> Any:
     raise TypeError(f"cannot store parameter value of type {type(value).__name__} in a checkpoint")
 
 
-def _decode_param(value: Any) -> Any:
+def decode_param(value: Any) -> Any:
     if isinstance(value, dict) and "__estimator__" in value:
         klass = _REGISTRY.get(value["__estimator__"])
         if klass is None:
             raise ValueError(f"checkpoint names an unknown estimator {value['__estimator__']!r}")
-        return klass(**{k: _decode_param(v) for k, v in value["params"].items()})
+        return klass(**{k: decode_param(v) for k, v in value["params"].items()})
     return value
 
 
@@ -242,11 +242,11 @@ class BaseGenerator(BaseEstimator):
         """Write the fitted generator to ``path`` (atomic; JSON config + state dicts)."""
         self._check_fitted()
         config, state = self._get_fitted()
-        common = {k: _encode_param(getattr(self, k)) for k in self._COMMON}
+        common = {k: encode_param(getattr(self, k)) for k in self._COMMON}
         arrays = {k: getattr(self, k) for k in self._COMMON_ARRAYS if getattr(self, k) is not None}
         if arrays["neuron_ids_"].dtype.kind not in "biuf":
             common["neuron_ids_str"] = [str(x) for x in arrays.pop("neuron_ids_")]
-        params = {k: _encode_param(v) for k, v in self.get_params(deep=False).items()}
+        params = {k: encode_param(v) for k, v in self.get_params(deep=False).items()}
         return save_checkpoint(path, kind=type(self).__name__,
                                config={"params": params, "common": common, "fitted": config},
                                state={"common": arrays, "fitted": state})
@@ -260,7 +260,7 @@ class BaseGenerator(BaseEstimator):
         if klass is None or not issubclass(klass, BaseGenerator):
             raise ValueError(f"{path} holds a {kind}, which is not a known generator")
         try:
-            params = {k: _decode_param(v) for k, v in config["params"].items()}
+            params = {k: decode_param(v) for k, v in config["params"].items()}
             obj = klass(**params)
             for k, v in config["common"].items():
                 if k != "neuron_ids_str":

@@ -22,7 +22,8 @@ def load_dataset(config: dict, workdir: Path) -> tuple[TrialSet, object | None]:
     stand in for behaviour; ``nwb`` / ``mat`` -> ``load_nwb`` / ``load_mat`` of ``path``;
     ``npz`` -> :meth:`TrialSet.load`. Other keys of the table are the loader's arguments.
     ``via_nwb`` writes the data to ``workdir/dataset.nwb`` with ``save_nwb`` and reads it
-    back with ``load_nwb``; ``rebin_ms`` then merges bins (:meth:`TrialSet.rebin`).
+    back with ``load_nwb``; ``rebin_ms`` then merges bins (:meth:`TrialSet.rebin`), and the
+    simulator of simulated reach is rebuilt at that bin width.
     """
     from eag_augment.datasets import (load_lorenz, load_mat, load_nwb, make_synthetic_reach,
                                       save_nwb)
@@ -49,6 +50,11 @@ def load_dataset(config: dict, workdir: Path) -> tuple[TrialSet, object | None]:
         trials = load_nwb(save_nwb(trials, workdir / "dataset.nwb"))
     if "rebin_ms" in config:
         trials = trials.rebin(config["rebin_ms"])
+        if simulator is not None:
+            # The same neurons and latent process discretised at the coarser bins (the
+            # neuron parameters do not depend on bin_ms), so the oracle makes trials of the
+            # rebinned data's shape and can be conditioned on its velocity.
+            simulator = type(simulator)(**{**simulator.get_params(), "bin_ms": trials.bin_ms})
     if trials.behavior is None:
         raise SpecError(f"the {kind} dataset has no behaviour (velocity) to decode")
     return trials, simulator

@@ -442,9 +442,9 @@ def _check_augmenters(tables, generators: dict, dataset: dict, where: str) -> di
             if "generator" not in params:
                 raise SpecError(f"{here}: {type(estimator).__name__} takes no generator")
             if (type(generators[gen_name]).__name__ == "OracleGenerator"
-                    and (dataset["kind"] != "synthetic_reach" or "rebin_ms" in dataset)):
+                    and dataset["kind"] != "synthetic_reach"):
                 raise SpecError(f"{here}: the oracle generator needs the simulator of a "
-                                "synthetic_reach dataset at its own bin width (no rebin_ms)")
+                                "synthetic_reach dataset")
         if not callable(getattr(estimator, "fit_resample", None)):
             raise SpecError(f"{here}: {type(estimator).__name__} has no fit_resample(X, y)")
         out[aname] = {"estimator": estimator, "generator": gen_name, "given": set(table)}

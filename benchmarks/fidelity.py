@@ -1,0 +1,151 @@
+"""Fidelity of generated spikes: the LDNS/EAG spike-statistics table on Lorenz and synthetic reach.
+
+For each dataset the generators are fitted on the training split and asked for as many trials as
+it has (conditioned on the training trials' own velocities where the data have behaviour); their
+population-count KL, correlation RMSE, mean/std ISI RMSE and firing-rate RMSEs against the
+training split (5 bootstraps) are compared with the train/train ceiling (two random halves of
+the real data). EAG and latent diffusion share one fitted autoencoder, so the table compares
+their priors. Writes benchmarks/results/fidelity.{json,md} and fidelity_<dataset>.png.
+
+    python benchmarks/fidelity.py            # full sizes (about an hour on 2 CPU cores)
+    python benchmarks/fidelity.py --quick    # a smoke test of the script
+"""
+
+from __future__ import annotations
+
+import time
+
+import _common
+import numpy as np
+
+from eag_augment import metrics, plots
+from eag_augment.datasets import load_lorenz, make_synthetic_reach
+from eag_augment.generators import (EAGGenerator, LangevinFlowGenerator, LatentAutoencoder,
+                                    LatentDiffusionGenerator, OracleGenerator,
+                                    PSTHPoissonGenerator, load_generator)
+
+COLORS = {"EAG": "tab:red", "latent diffusion": "tab:blue", "LangevinFlow": "tab:purple",
+          "PSTH-Poisson": "tab:gray", "oracle": "tab:green"}
+
+
+def datasets(quick: bool) -> dict:
+    """name -> (train TrialSet, settings); Lorenz as in LDNS, reach as the demo data."""
+    lorenz = load_lorenz(300 if quick else 5000, n_bins=64 if quick else 256,
+                         n_neurons=32 if quick else 128)
+    reach, simulator = make_synthetic_reach(200 if quick else 1000, random_state=0,
+                                            n_neurons=40 if quick else 182,
+                                            n_heldout=10 if quick else 45,
+                                            return_simulator=True)
+    return {
+        "lorenz": dict(
+            train=lorenz.split("train"), bin_ms=None, condition=None, simulator=None,
+            # LDNS's Lorenz settings: d = 8, coordinated dropout 0.2, b_L2 = b_td = 0.01.
+            autoencoder=dict(latent_dim=8, cd_rate=0.2, l2=0.01, smoothness=0.01),
+            eag=dict(patch_size=8), diffusion=dict(sampler="ddim", n_steps=200),
+        ),
+        "synthetic_reach": dict(
+            train=reach.split("train"), bin_ms=5.0, condition="velocity", simulator=simulator,
+            autoencoder=dict(latent_dim=16), eag=dict(patch_size=5),
+            diffusion=dict(sampler="ddpm"),
+        ),
+    }
+
+
+def quick_sizes(quick: bool) -> dict:
+    if not quick:
+        return {"autoencoder": {}, "prior": {}, "langevin": {}}
+    return {"autoencoder": dict(channels=16, n_blocks=1, state_dim=8, steps=20),
+            "prior": dict(steps=20),
+            "langevin": dict(epochs=2, latent_dim=8, encoder_hidden=16, d_model=16, ff_dim=32)}
+
+
+def fit_models(name: str, cfg: dict, args) -> dict:
+    """name -> (fitted generator, fit seconds or None if cached)."""
+    train, quick = cfg["train"], args.quick
+    sizes = quick_sizes(quick)
+    tag = f"{name}{'_quick' if quick else ''}"
+    ae, ae_s = _common.cached(
+        f"{tag}_autoencoder.pt",
+        lambda: LatentAutoencoder(**cfg["autoencoder"], **sizes["autoencoder"], random_state=0,
+                                  verbose=1).fit(train),
+        LatentAutoencoder.load, args.refit)
+    common = dict(condition=cfg["condition"], random_state=0, verbose=1)
+    models = {}
+    for label, klass, extra in (("EAG", EAGGenerator, cfg["eag"]),
+                                ("latent diffusion", LatentDiffusionGenerator, cfg["diffusion"])):
+        models[label] = _common.cached(
+            f"{tag}_{klass.__name__}.pt",
+            lambda klass=klass, extra=extra: klass(**common, **extra, **sizes["prior"]).fit(
+                train, fitted_autoencoder=ae),
+            load_generator, args.refit)
+        if models[label][1] is not None and ae_s is not None:
+            # Each prior's cost includes the autoencoder it needs.
+            models[label] = (models[label][0], models[label][1] + ae_s)
+    models["LangevinFlow"] = _common.cached(
+        f"{tag}_LangevinFlowGenerator.pt",
+        lambda: LangevinFlowGenerator(encode_heldout=True, **common, **sizes["langevin"]).fit(train),
+        load_generator, args.refit)
+    start = time.perf_counter()
+    psth = PSTHPoissonGenerator(condition="velocity" if cfg["condition"] else None).fit(train)
+    models["PSTH-Poisson"] = (psth, time.perf_counter() - start)
+    if cfg["simulator"] is not None:
+        models["oracle"] = (OracleGenerator(cfg["simulator"], condition="velocity").fit(train), 0.0)
+    return models
+
+
+def main() -> None:
+    args = _common.parser(__doc__.splitlines()[0]).parse_args()
+    _common.setup(args)
+    report = {"machine": _common.machine(), "datasets": {}}
+    lines = ["# Fidelity of generated spikes", ""]
+    for name, cfg in datasets(args.quick).items():
+        train, bin_ms = cfg["train"], cfg["bin_ms"]
+        print(f"== {name}: {train}")
+        models = fit_models(name, cfg, args)
+        ceiling = metrics.train_train_ceiling(train, bin_ms=bin_ms, n_bootstrap=5, random_state=0)
+        rows, samples = {}, {}
+        for label, (gen, fit_s) in models.items():
+            velocity = train.behavior if cfg["condition"] == "velocity" else None
+            start = time.perf_counter()
+            sample = gen.sample(train.n_trials, velocity=velocity, random_state=1)
+            sample_s = time.perf_counter() - start
+            stats = metrics.spike_statistics(sample, train, bin_ms=bin_ms, n_bootstrap=5,
+                                             random_state=0)
+            rows[label] = {"fit_s": fit_s, "sample_s": sample_s, "metrics": stats,
+                           "params": {k: v for k, v in gen.get_params(deep=False).items()
+                                      if isinstance(v, (int, float, str, bool, type(None)))}}
+            samples[label] = sample
+            print(f"  {label:17s} " + "  ".join(f"{k} {v['mean']:.4g}" for k, v in stats.items()))
+        report["datasets"][name] = {"n_reference": train.n_trials, "shape": list(train.spikes.shape),
+                                    "bin_ms": bin_ms, "ceiling": ceiling, "models": rows}
+        plots.statistics_comparison(train, {k: samples[k] for k in samples}, bin_ms=bin_ms,
+                                    colors=COLORS, path=args.out / f"fidelity_{name}.png")
+        lines += table(name, train, rows, ceiling)
+    _common.write_json(args.out / "fidelity.json", report)
+    (args.out / "fidelity.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def table(name: str, train, rows: dict, ceiling: dict) -> list[str]:
+    """A Markdown table: metric means +- bootstrap s.d., ceiling last; ratio to the ceiling."""
+    names = list(metrics.METRICS)
+    out = [f"## {name} ({train.n_trials} reference trials, {train.n_bins} bins x "
+           f"{train.n_neurons} neurons)", "",
+           "| model | " + " | ".join(names) + " | fit s | sample s |",
+           "| --- |" + " --- |" * (len(names) + 2)]
+
+    def cell(s: dict) -> str:
+        return f"{s['mean']:.4g} ± {s['std']:.2g}"
+
+    for label, row in rows.items():
+        fit = "cached" if row["fit_s"] is None else f"{row['fit_s']:.0f}"
+        out.append(f"| {label} | " + " | ".join(cell(row["metrics"][m]) for m in names)
+                   + f" | {fit} | {row['sample_s']:.1f} |")
+    out.append("| train/train ceiling | " + " | ".join(cell(ceiling[m]) for m in names) + " | | |")
+    out.append("")
+    return out
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
