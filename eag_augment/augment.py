@@ -19,7 +19,8 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 
 from eag_augment.provenance import mark_synthetic
-from eag_augment.trials import TrialSet, angle_of_reach, as_finite_array, validate_spikes
+from eag_augment.trials import (TrialSet, angle_of_reach, as_finite_array, rotate_xy,
+                                validate_spikes, wrap_angle)
 
 __all__ = ["SyntheticAugmenter", "trajectories_at"]
 
@@ -27,18 +28,6 @@ CONDITIONS = (None, "angle", "velocity")
 CONDITION_MODES = ("match", "uniform")
 
 
-def _wrap(angle: np.ndarray) -> np.ndarray:
-    """Angles mapped to [-pi, pi)."""
-    return (np.asarray(angle, dtype=float) + np.pi) % (2 * np.pi) - np.pi
-
-
-def _rotate_xy(velocity: np.ndarray, by: np.ndarray) -> np.ndarray:
-    """Rotate the x/y channels of velocity (n, bins, dims) by angles (n,) in radians."""
-    c, s = np.cos(by)[:, None], np.sin(by)[:, None]
-    out = velocity.copy()
-    out[..., 0] = c * velocity[..., 0] - s * velocity[..., 1]
-    out[..., 1] = s * velocity[..., 0] + c * velocity[..., 1]
-    return out
 
 
 def _cycle(n_items: int, n_out: int, rng: np.random.RandomState) -> np.ndarray:
@@ -75,14 +64,14 @@ def trajectories_at(targets, velocity, angles=None) -> np.ndarray:
         angles, "angles", 1, dtype=float)
     if angles.shape != (len(velocity),):
         raise ValueError(f"angles must have shape ({len(velocity)},), got {angles.shape}")
-    gap = _wrap(targets[:, None] - angles[None, :])
+    gap = wrap_angle(targets[:, None] - angles[None, :])
     nearest = np.argmin(np.abs(gap), axis=1)
-    return _rotate_xy(velocity[nearest], gap[np.arange(len(targets)), nearest])
+    return rotate_xy(velocity[nearest], gap[np.arange(len(targets)), nearest])
 
 
 def _uniform_angles(n: int) -> np.ndarray:
     """``n`` angles evenly spaced on the circle from 0 (radians, in [-pi, pi))."""
-    return _wrap(2 * np.pi * np.arange(n) / n)
+    return wrap_angle(2 * np.pi * np.arange(n) / n)
 
 
 class SyntheticAugmenter(BaseEstimator):
@@ -364,7 +353,7 @@ class SyntheticAugmenter(BaseEstimator):
         else:
             targets = conditions[_cycle(len(conditions), n, rng)]
         if self.condition == "angle":
-            return {"angle": _wrap(targets)}
+            return {"angle": wrap_angle(targets)}
         return {"velocity": trajectories_at(targets, y, train_angles)}
 
     # -------------------------------------------------------------- public API

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["TrialSet", "angle_of_reach", "as_finite_array", "validate_spikes"]
+__all__ = ["TrialSet", "angle_of_reach", "as_finite_array", "rotate_xy", "validate_spikes",
+           "wrap_angle"]
 
 _FORMAT_VERSION = 1
 
@@ -59,6 +60,23 @@ def validate_spikes(spikes, name: str = "spikes") -> np.ndarray:
     if arr.max() > np.iinfo(np.int32).max:
         raise ValueError(f"{name} has counts too large for int32: {arr.max()}")
     return arr.astype(np.int32, copy=False)
+
+
+def wrap_angle(angle) -> np.ndarray:
+    """Angles (radians) mapped to (-pi, pi], the range of ``np.arctan2``."""
+    return np.pi - np.mod(np.pi - np.asarray(angle, dtype=float), 2.0 * np.pi)
+
+
+def rotate_xy(velocity: np.ndarray, by: np.ndarray) -> np.ndarray:
+    """Rotate the x/y channels of velocity (n, bins, dims >= 2) by angles (n,) in radians.
+
+    Other channels are kept; returns a new float array.
+    """
+    c, s = np.cos(by)[:, None], np.sin(by)[:, None]
+    out = np.array(velocity, dtype=float)
+    out[..., 0] = c * velocity[..., 0] - s * velocity[..., 1]
+    out[..., 1] = s * velocity[..., 0] + c * velocity[..., 1]
+    return out
 
 
 def angle_of_reach(velocity: np.ndarray) -> np.ndarray:

@@ -191,3 +191,15 @@ def test_angles_from_column_or_behaviour():
     np.testing.assert_allclose(u.angles, [0.0, -np.pi / 2])
     with pytest.raises(ValueError, match="neither"):
         TrialSet(np.zeros((2, 5, 1), int), bin_ms=5).angles
+
+
+def test_wrap_and_rotate():
+    from eag_augment.trials import rotate_xy, wrap_angle
+
+    np.testing.assert_allclose(wrap_angle([3 * np.pi, -np.pi, 0.5, -4.0]),
+                               [np.pi, np.pi, 0.5, -4.0 + 2 * np.pi])
+    v = np.zeros((1, 3, 3))
+    v[0, :, 0], v[0, :, 2] = 1.0, 7.0
+    r = rotate_xy(v, np.array([np.pi / 2]))
+    np.testing.assert_allclose(r[0, :, :2], [[0.0, 1.0]] * 3, atol=1e-12)
+    np.testing.assert_array_equal(r[0, :, 2], 7.0)

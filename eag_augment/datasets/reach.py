@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_scalar
 
-from eag_augment.trials import TrialSet, angle_of_reach
+from eag_augment.trials import TrialSet, angle_of_reach, wrap_angle
 
 __all__ = ["ReachSimulator", "make_synthetic_reach"]
 
@@ -55,11 +55,6 @@ _ANGLE_TOL = 1e-3  # rad: angles this close to a grid direction count as that co
 _CHUNK_TRIALS = 256
 
 
-def _wrap(angle: np.ndarray) -> np.ndarray:
-    """Angles mapped to (-pi, pi]."""
-    return np.pi - np.mod(np.pi - np.asarray(angle, dtype=float), 2.0 * np.pi)
-
-
 def _advance(signal: np.ndarray, shift_bins: float) -> np.ndarray:
     """``signal`` (trials, bins, ...) read ``shift_bins`` later in time, edges held."""
     n_bins = signal.shape[1]
@@ -88,7 +83,7 @@ def _path_curvature(velocity: np.ndarray, bin_s: float) -> np.ndarray:
     chord2 = np.sum(velocity * second_half[..., None], axis=1)
     chord1 = velocity.sum(axis=1) - chord2
     turn = np.arctan2(chord2[:, 1], chord2[:, 0]) - np.arctan2(chord1[:, 1], chord1[:, 0])
-    return 2.0 * _wrap(turn)
+    return 2.0 * wrap_angle(turn)
 
 
 def _as_trial_vector(value, name: str, n_trials: int) -> np.ndarray | None:
@@ -191,7 +186,7 @@ class ReachSimulator(BaseEstimator):
                              f"{bin_ms:g} ms bins, got {window_ms!r}")
         self.n_bins_ = int(round(n_bins))
 
-        directions = _wrap(2.0 * np.pi * np.arange(n_directions) / n_directions)
+        directions = wrap_angle(2.0 * np.pi * np.arange(n_directions) / n_directions)
         if curved:
             self.condition_angles_ = np.repeat(directions, 2)
             self.condition_curvatures_ = np.tile([CURVATURE, -CURVATURE], n_directions)
@@ -222,7 +217,7 @@ class ReachSimulator(BaseEstimator):
         angle = np.atleast_1d(np.asarray(angle, dtype=float))
         curvature = np.zeros_like(angle) if curvature is None else np.broadcast_to(
             np.asarray(curvature, dtype=float), angle.shape)
-        angle_gap = np.abs(_wrap(angle[:, None] - self.condition_angles_[None, :]))
+        angle_gap = np.abs(wrap_angle(angle[:, None] - self.condition_angles_[None, :]))
         curv_gap = np.abs(curvature[:, None] - self.condition_curvatures_[None, :])
         on_grid = angle_gap.min(axis=1) <= _ANGLE_TOL
         cost = np.where(angle_gap <= _ANGLE_TOL, curv_gap, np.inf)
@@ -369,7 +364,7 @@ class ReachSimulator(BaseEstimator):
             angle = angle_of_reach(velocity) if angle is None else angle
             curvature = (_path_curvature(velocity, self.bin_ms / 1000.0)
                          if curvature is None else curvature)
-        angle = _wrap(angle)
+        angle = wrap_angle(angle)
         target_onset = -rng.uniform(*TARGET_LEAD_MS, size=n_trials)
 
         latent = (self.latent_mean(velocity, angle, curvature, target_onset)

@@ -7,22 +7,11 @@ import torch
 from scipy.ndimage import gaussian_filter1d
 
 from eag_augment.generators.base import BaseGenerator
-from eag_augment.trials import TrialSet, angle_of_reach
+from eag_augment.trials import TrialSet, angle_of_reach, rotate_xy, wrap_angle
 
 __all__ = ["PSTHPoissonGenerator"]
 
 
-def _wrap(a: np.ndarray) -> np.ndarray:
-    return (a + np.pi) % (2 * np.pi) - np.pi
-
-
-def _rotate(velocity: np.ndarray, by: np.ndarray) -> np.ndarray:
-    """Rotate the x/y channels of velocity (n, bins, dims) by angles (n,) radians."""
-    c, s = np.cos(by)[:, None], np.sin(by)[:, None]
-    out = velocity.copy()
-    out[..., 0] = c * velocity[..., 0] - s * velocity[..., 1]
-    out[..., 1] = s * velocity[..., 0] + c * velocity[..., 1]
-    return out
 
 
 class PSTHPoissonGenerator(BaseGenerator):
@@ -65,7 +54,7 @@ class PSTHPoissonGenerator(BaseGenerator):
             if not isinstance(self.n_angle_bins, (int, np.integer)) or self.n_angle_bins < 1:
                 raise ValueError(f"n_angle_bins must be a positive integer, got {self.n_angle_bins}")
             width = 2 * np.pi / self.n_angle_bins
-            labels = np.round(_wrap(angles) / width).astype(int) % self.n_angle_bins
+            labels = np.round(wrap_angle(angles) / width).astype(int) % self.n_angle_bins
         groups = np.unique(labels)
         rates = np.stack([trials.spikes[labels == g].mean(axis=0) for g in groups])
         if self.smooth_ms > 0:
@@ -82,17 +71,17 @@ class PSTHPoissonGenerator(BaseGenerator):
         order = np.argsort(self.group_angles_)
         ga, psths = self.group_angles_[order], self.psths_[order]
         # Position of each requested angle between consecutive groups on the circle.
-        hi = np.searchsorted(ga, _wrap(angle)) % len(ga)
+        hi = np.searchsorted(ga, wrap_angle(angle)) % len(ga)
         lo = (hi - 1) % len(ga)
-        gap = _wrap(ga[hi] - ga[lo])
+        gap = wrap_angle(ga[hi] - ga[lo])
         gap = np.where(np.abs(gap) < 1e-12, 2 * np.pi, gap % (2 * np.pi))
-        w = np.clip((_wrap(angle - ga[lo]) % (2 * np.pi)) / gap, 0.0, 1.0)
+        w = np.clip((wrap_angle(angle - ga[lo]) % (2 * np.pi)) / gap, 0.0, 1.0)
         rates = (1 - w)[:, None, None] * psths[lo] + w[:, None, None] * psths[hi]
         behavior = None
         if self.group_behavior_ is not None:
             nearest = np.where(w < 0.5, lo, hi)
             beh = self.group_behavior_[order][nearest]
-            behavior = _rotate(beh, _wrap(angle - ga[nearest])) if beh.shape[2] >= 2 else beh
+            behavior = rotate_xy(beh, wrap_angle(angle - ga[nearest])) if beh.shape[2] >= 2 else beh
         return rates, behavior
 
     def _sample_rates(self, n_trials, angle, velocity, guidance_scale, generator, **kw):

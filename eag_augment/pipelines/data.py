@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from eag_augment.pipelines.spec import SpecError
-from eag_augment.trials import TrialSet
+from eag_augment.trials import TrialSet, wrap_angle
 
 __all__ = ["load_dataset", "split_dataset", "training_subset"]
 
@@ -60,9 +60,6 @@ def load_dataset(config: dict, workdir: Path) -> tuple[TrialSet, object | None]:
     return trials, simulator
 
 
-def _wrap(angle) -> np.ndarray:
-    return (np.asarray(angle, dtype=float) + np.pi) % (2 * np.pi) - np.pi
-
 
 def split_dataset(trials: TrialSet, config: dict) -> tuple[TrialSet, dict[str, TrialSet]]:
     """(training pool, {test set name: TrialSet}) as a ``[split]`` table says.
@@ -103,7 +100,7 @@ def split_dataset(trials: TrialSet, config: dict) -> tuple[TrialSet, dict[str, T
     tol = np.radians(config["angle_tolerance_deg"])
 
     def near(ts: TrialSet) -> np.ndarray:
-        return (np.abs(_wrap(ts.angles[:, None] - held[None, :])) <= tol).any(axis=1)
+        return (np.abs(wrap_angle(ts.angles[:, None] - held[None, :])) <= tol).any(axis=1)
 
     pool_near, test_near = near(pool), near(test)
     for what, mask in (("training pool", ~pool_near), ("held-out test set", test_near),
