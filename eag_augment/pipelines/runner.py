@@ -124,7 +124,8 @@ def _run_job(job, pool, tests, augmenter, decoders, subset, figure_decoder, n_tr
              else None)
     rows, predicted = [], None
     for name, proto in decoders.items():
-        decoder = _seeded(proto, job.seed, progress)
+        # Decoders take seconds: the job's log line is progress enough, bars would be noise.
+        decoder = _seeded(proto, job.seed, False)
         t = time.perf_counter()
         decoder.fit(X_aug, y_aug)
         fit_s = time.perf_counter() - t
