@@ -24,7 +24,7 @@ __all__ = ["main", "build_parser"]
 
 log = logging.getLogger("eag_augment")
 
-GENERATORS = ("eag", "diffusion", "psth")
+GENERATORS = ("eag", "diffusion", "langevin", "psth")
 DATA_SUFFIXES = (".nwb", ".npz", ".mat")
 SAMPLE_SUFFIXES = (".nwb", ".npz")
 
@@ -85,7 +85,7 @@ def _load_trials(path: Path, *, bin_ms: float | None, split: list[str] | None):
 
 
 def _make_generator(args):
-    from eag_augment.generators import (EAGGenerator, LatentAutoencoder,
+    from eag_augment.generators import (EAGGenerator, LangevinFlowGenerator, LatentAutoencoder,
                                         LatentDiffusionGenerator, PSTHPoissonGenerator)
 
     condition = None if args.condition == "none" else args.condition
@@ -94,14 +94,19 @@ def _make_generator(args):
         if args.epochs is not None:
             raise UserError("--epochs: the psth generator is not trained by epochs")
     else:
-        klass = EAGGenerator if args.generator == "eag" else LatentDiffusionGenerator
         verbose = int(_verbosity(args) >= 1)
-        gen = klass(autoencoder=LatentAutoencoder(device=args.device), condition=condition,
-                    device=args.device, verbose=verbose, random_state=args.seed)
+        common = dict(condition=condition, device=args.device, verbose=verbose,
+                      random_state=args.seed)
+        if args.generator == "langevin":
+            gen = LangevinFlowGenerator(encode_heldout=True, **common)
+        else:
+            klass = EAGGenerator if args.generator == "eag" else LatentDiffusionGenerator
+            gen = klass(autoencoder=LatentAutoencoder(device=args.device), **common)
         if args.epochs is not None:
             if args.epochs < 1:
                 raise UserError(f"--epochs must be >= 1, got {args.epochs}")
-            gen.set_params(epochs=args.epochs, autoencoder__epochs=args.epochs)
+            nested = {} if args.generator == "langevin" else {"autoencoder__epochs": args.epochs}
+            gen.set_params(epochs=args.epochs, **nested)
     for text in args.param:
         key, sep, raw = text.partition("=")
         if not sep:

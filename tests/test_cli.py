@@ -136,3 +136,13 @@ def test_demo_quick_produces_its_table_and_figures(tmp_path, capsys):
     for figure in ("rasters.png", "statistics.png", "trajectories.png", "scores.png"):
         assert (out / figure).stat().st_size > 1000
     assert (out / "dataset.nwb").is_file()  # the data went through NWB
+
+
+def test_fit_langevin_from_the_command_line(data_file, tmp_path):
+    model = tmp_path / "lf.pt"
+    assert cli("-q", "fit", data_file, "-o", model, "--generator", "langevin", "--epochs", 1,
+               "--condition", "angle", "--param", "latent_dim=8", "--param", "d_model=16",
+               "--param", "encoder_hidden=16", "--param", "ff_dim=16") == 0
+    out = tmp_path / "lf.npz"
+    assert cli("sample", model, "-n", 3, "--angle", 45, "-o", out, "-q") == 0
+    assert TrialSet.load(out).spikes.shape == (3, 20, 8)
