@@ -32,6 +32,29 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
+def sweep_parser(description: str) -> argparse.ArgumentParser:
+    """:func:`parser` plus the options of the benchmarks driven by a run spec."""
+    p = parser(description)
+    p.add_argument("--profile", choices=("medium",),
+                   help="a [profiles.NAME] of the spec (--quick selects 'quick')")
+    p.add_argument("--n-jobs", type=int, help="jobs in parallel (default: the spec's, 2)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec entry, e.g. sweep.seeds=3 (repeatable)")
+    p.add_argument("--report-only", action="store_true",
+                   help="rebuild tables and figures from the last run's rows without rerunning")
+    return p
+
+
+def spec_overrides(args: argparse.Namespace) -> list[str]:
+    """The spec overrides that --set, --n-jobs and --threads ask for."""
+    overrides = list(args.set)
+    if args.n_jobs is not None:
+        overrides.append(f"n_jobs={args.n_jobs}")
+    if args.threads:
+        overrides.append(f"torch_threads={args.threads}")
+    return overrides
+
+
 def setup(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)

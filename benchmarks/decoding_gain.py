@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, SHARED_DATA, machine, parser, setup, write_json  # noqa: E402
+from _common import (ROOT, SHARED_DATA, machine, setup, spec_overrides,  # noqa: E402
+                     sweep_parser, write_json)
 
 from eag_augment.pipelines import load_spec, markdown_table, run, summarize  # noqa: E402
 
@@ -230,18 +231,10 @@ def records(df: pd.DataFrame | None) -> list[dict]:
 
 # -------------------------------------------------------------------------------- main
 def build_parser():
-    p = parser(__doc__.split("\n\n")[0])
+    p = sweep_parser(__doc__.split("\n\n")[0])
     p.add_argument("--dataset", choices=("synthetic", "m1"), default="synthetic")
     p.add_argument("--mat", type=Path, default=DEFAULT_MAT,
                    help="the M1 recording (m1_stevenson_2011.mat; see ../shared/data/README.md)")
-    p.add_argument("--profile", choices=("medium",),
-                   help="a [profiles.NAME] of the spec (--quick selects 'quick')")
-    p.add_argument("--n-jobs", type=int, help="jobs in parallel (default: the spec's, 2)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a spec entry, e.g. sweep.seeds=3 (repeatable)")
-    p.add_argument("--report-only", action="store_true",
-                   help="rebuild tables and figures from the last run's results.json "
-                        "(in the spec's output folder) without rerunning")
     return p
 
 
@@ -250,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     setup(args)
     logging.basicConfig(format="[%(name)s] %(message)s")
     logging.getLogger("eag_augment").setLevel(logging.INFO)
-    overrides = list(args.set)
+    overrides = spec_overrides(args)
     if args.dataset == "m1":
         if not args.mat.is_file():
             print(f"decoding_gain: skipping the M1 benchmark: no recording at {args.mat}. It "
@@ -258,10 +251,6 @@ def main(argv: list[str] | None = None) -> int:
                   "(data/); pass its path with --mat.")
             return 0
         overrides.append(f'dataset.path="{args.mat.resolve()}"')
-    if args.n_jobs is not None:
-        overrides.append(f"n_jobs={args.n_jobs}")
-    if args.threads:
-        overrides.append(f"torch_threads={args.threads}")
     profile = "quick" if args.quick else args.profile
     spec = load_spec(SPECS / f"decoding_gain_{args.dataset}.toml", profile=profile,
                      overrides=overrides)
@@ -297,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / f"{stem}.md").write_text(md)
     write_json(out / f"{stem}.json", {
         "benchmark": "decoding_gain", "dataset": args.dataset, "profile": profile,
+        "rebuilt_from": str(spec.output / "results.json") if args.report_only else None,
         "machine": machine(), "wall_s": wall_s, "spec": spec.raw,
         "summary": records(summary), "oracle_capture": records(capture),
         "eag_versus": records(versus), "harmful": records(harm), "targets": checks,

@@ -39,7 +39,8 @@ import pandas as pd
 from sklearn.base import clone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, machine, parser, setup, write_json  # noqa: E402
+from _common import (ROOT, machine, setup, spec_overrides, sweep_parser,  # noqa: E402
+                     write_json)
 from decoding_gain import harmful, md_table, paired, records  # noqa: E402
 
 from eag_augment.metrics import velocity_r2  # noqa: E402
@@ -198,16 +199,7 @@ def check_figure(check: pd.DataFrame, path: Path) -> Path:
 
 # -------------------------------------------------------------------------------- main
 def build_parser():
-    p = parser(__doc__.split("\n\n")[0])
-    p.add_argument("--profile", choices=("medium",),
-                   help="a [profiles.NAME] of the spec (--quick selects 'quick')")
-    p.add_argument("--n-jobs", type=int, help="(fraction, seed) cells in parallel (default 2)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a spec entry, e.g. sweep.seeds=3 (repeatable)")
-    p.add_argument("--report-only", action="store_true",
-                   help="rebuild tables and figures from the rows of the last run's JSON "
-                        "without rerunning")
-    return p
+    return sweep_parser(__doc__.split("\n\n")[0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,11 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     setup(args)
     logging.basicConfig(format="[%(name)s] %(message)s")
     log.setLevel(logging.INFO)
-    overrides = list(args.set)
-    if args.n_jobs is not None:
-        overrides.append(f"n_jobs={args.n_jobs}")
-    if args.threads:
-        overrides.append(f"torch_threads={args.threads}")
+    overrides = spec_overrides(args)
     profile = "quick" if args.quick else args.profile
     spec = load_spec(SPECS / "unseen_conditions.toml", profile=profile, overrides=overrides)
     spec.output = ROOT / spec.output
@@ -232,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         fit_s, wall_s = saved["generator_fit_s"], saved["wall_s"]
     else:
         rows, check, fit_s, wall_s = compute(spec)
-    write_report(args, spec, stem, rows, check, fit_s, wall_s)
+    write_report(args, spec, stem, profile, rows, check, fit_s, wall_s)
     return 0
 
 
@@ -261,8 +249,8 @@ def compute(spec) -> tuple[pd.DataFrame, pd.DataFrame, list[dict], float]:
     return rows, check, fit_s, time.perf_counter() - start
 
 
-def write_report(args, spec, stem: str, rows: pd.DataFrame, check: pd.DataFrame,
-                 fit_s: list[dict], wall_s: float) -> None:
+def write_report(args, spec, stem: str, profile: str | None, rows: pd.DataFrame,
+                 check: pd.DataFrame, fit_s: list[dict], wall_s: float) -> None:
     """Summaries, the Markdown report, figures and the JSON of a run."""
     out = args.out
     order = {name: i for i, name in enumerate(spec.augmenter_names)}
@@ -345,8 +333,8 @@ def write_report(args, spec, stem: str, rows: pd.DataFrame, check: pd.DataFrame,
     ])
     (out / f"{stem}.md").write_text(md)
     write_json(out / f"{stem}.json", {
-        "benchmark": "unseen_conditions", "profile": spec.name if False else None,
-        "machine": machine(),
+        "benchmark": "unseen_conditions", "profile": profile,
+        "rebuilt_from_rows": bool(args.report_only), "machine": machine(),
         "wall_s": wall_s, "spec": spec.raw, "summary": records(summary),
         "gains": records(versus), "harmful": records(harm), "targets": targets,
         "paper_check": records(check_summary), "paper_check_rows": records(check),

@@ -152,6 +152,7 @@ def test_run_writes_rows_summary_and_figures(tmp_path):
     assert "| ridge | 50% |" in result.table
     assert "(+" in result.table or "(-" in result.table  # gains over the 'none' baseline
     assert len(result.summary) == 2 * 2 * 2
+    assert "over 2 seeds" in result.table
 
 
 NO_FIGURES = {"decoder": "ridge", "scores": False, "rasters": False, "statistics": False,

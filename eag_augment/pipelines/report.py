@@ -69,8 +69,11 @@ def markdown_table(summary: pd.DataFrame, baseline: str | None = None) -> str:
         cells = {r.augmenter: _cell(r, baseline) for r in group.itertuples()}
         row = ([test_set] if several_sets else []) + [decoder, f"{fraction:.0%}"]
         lines.append("| " + " | ".join(row + [cells.get(a, "") for a in augmenters]) + " |")
-    note = f"Test R^2, mean ± s.e.m. over seeds; in brackets: gain over {baseline!r}." \
-        if baseline is not None else "Test R^2, mean ± s.e.m. over seeds."
+    seeds = summary["n_seeds"]
+    over = f"{seeds.min()} seeds" if seeds.min() == seeds.max() \
+        else f"{seeds.min()}-{seeds.max()} seeds"
+    note = f"Test R^2, mean ± s.e.m. over {over}" + (
+        f"; in brackets: gain over {baseline!r}." if baseline is not None else ".")
     return "\n".join(lines) + "\n\n" + note + "\n"
 
 
