@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (ROOT, SHARED_DATA, machine, setup, spec_overrides,  # noqa: E402
                      sweep_parser, write_json)
 
-from eag_augment.pipelines import load_spec, markdown_table, run, summarize  # noqa: E402
+from eag_augment.pipelines import load_spec, markdown_table, run, scores_figure, summarize  # noqa: E402
 
 SPECS = ROOT / "benchmarks" / "specs"
 DEFAULT_MAT = SHARED_DATA / "m1_stevenson_2011.mat"
@@ -235,7 +235,22 @@ def build_parser():
     p.add_argument("--dataset", choices=("synthetic", "m1"), default="synthetic")
     p.add_argument("--mat", type=Path, default=DEFAULT_MAT,
                    help="the M1 recording (m1_stevenson_2011.mat; see ../shared/data/README.md)")
+    p.add_argument("--merge", type=Path, action="append", default=[], metavar="JSON",
+                   help="add the rows of an earlier run of the same spec (a JSON this script "
+                        "wrote) at the training fractions this run lacks (repeatable)")
     return p
+
+
+def merge_rows(rows: pd.DataFrame, wall_s: float, paths: list[Path]) -> tuple[pd.DataFrame, float]:
+    """``rows`` plus, from each earlier result JSON, the rows at fractions ``rows`` lacks;
+    wall times add up."""
+    for path in paths:
+        saved = json.loads(path.read_text())
+        earlier = pd.DataFrame(saved["rows"])
+        rows = pd.concat([rows, earlier[~earlier.train_fraction.isin(rows.train_fraction)]],
+                         ignore_index=True)
+        wall_s += saved["wall_s"]
+    return rows.sort_values("train_fraction", kind="stable", ignore_index=True), wall_s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,10 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         saved = json.loads((spec.output / "results.json").read_text())
         rows, wall_s = pd.DataFrame(saved["rows"]), saved["wall_s"]
-        summary = summarize(rows, spec.baseline)
     else:
         result = run(spec, verbose=1)
-        rows, summary, wall_s = result.rows, result.summary, result.wall_s
+        rows, wall_s = result.rows, result.wall_s
+    rows, wall_s = merge_rows(rows, wall_s, args.merge)
+    summary = summarize(rows, spec.baseline)
     has_oracle = "oracle" in spec.augmenter_names
     capture = oracle_capture(summary) if has_oracle else None
     versus = pd.concat([paired(rows, "eag", other) for other in spec.augmenter_names
@@ -271,22 +287,21 @@ def main(argv: list[str] | None = None) -> int:
 
     stem = f"decoding_gain_{args.dataset}" + (f"_{profile}" if profile else "")
     out = args.out
-    figures = {"curves": spec.output / "scores.png",
-               "statistics": spec.output / "statistics.png",
-               "rasters": spec.output / "rasters.png"}
-    written = {}
-    for key, src in figures.items():
+    written = {"curves": scores_figure(summary, out / f"{stem}_curves.png")}
+    for key in ("statistics", "rasters"):
+        src = spec.output / f"{key}.png"
         if src.exists():
             written[key] = out / f"{stem}_{key}.png"
             shutil.copyfile(src, written[key])
-    fraction = TARGET_FRACTION if TARGET_FRACTION in spec.train_fractions \
-        else min(spec.train_fractions)
+    fractions = set(rows.train_fraction)
+    fraction = TARGET_FRACTION if TARGET_FRACTION in fractions else min(fractions)
     written["gains"] = gains_figure(summary, fraction, out / f"{stem}_gains.png")
     md = report_markdown(stem, summary, capture, versus, harm, checks, wall_s)
     (out / f"{stem}.md").write_text(md)
     write_json(out / f"{stem}.json", {
         "benchmark": "decoding_gain", "dataset": args.dataset, "profile": profile,
         "rebuilt_from": str(spec.output / "results.json") if args.report_only else None,
+        "merged_from": [str(p) for p in args.merge],
         "machine": machine(), "wall_s": wall_s, "spec": spec.raw,
         "summary": records(summary), "oracle_capture": records(capture),
         "eag_versus": records(versus), "harmful": records(harm), "targets": checks,

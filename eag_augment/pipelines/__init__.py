@@ -11,10 +11,11 @@ gains over a baseline.
 """
 
 from eag_augment.pipelines.data import load_dataset, split_dataset, training_subset
-from eag_augment.pipelines.report import make_figures, markdown_table, summarize
+from eag_augment.pipelines.report import (make_figures, markdown_table, scores_figure,
+                                          summarize)
 from eag_augment.pipelines.runner import Job, RunResult, parallel_backend, run, run_job
 from eag_augment.pipelines.spec import RunSpec, SpecError, build_estimator, load_spec
 
 __all__ = ["Job", "RunResult", "RunSpec", "SpecError", "build_estimator", "load_dataset",
            "load_spec", "make_figures", "markdown_table", "parallel_backend", "run", "run_job",
-           "split_dataset", "summarize", "training_subset"]
+           "scores_figure", "split_dataset", "summarize", "training_subset"]

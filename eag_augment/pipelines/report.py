@@ -78,7 +78,8 @@ def markdown_table(summary: pd.DataFrame, baseline: str | None = None) -> str:
 
 
 # -------------------------------------------------------------------------- figures
-def _scores_figure(summary: pd.DataFrame, path: Path):
+def scores_figure(summary: pd.DataFrame, path: Path) -> Path:
+    """Test R^2 (mean ± s.e.m.) per decoder: learning curves, or bars for one fraction."""
     import matplotlib.pyplot as plt
 
     test_sets = list(dict.fromkeys(summary["test_set"]))
@@ -114,6 +115,7 @@ def _scores_figure(summary: pd.DataFrame, path: Path):
     fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
+    return path
 
 
 def _trajectories_figure(artifacts: dict[str, dict], decoder: str, bin_ms: float, path: Path):
@@ -149,7 +151,7 @@ def make_figures(out: Path, figures: dict, summary: pd.DataFrame, pool,
     written = []
     if figures["scores"]:
         written.append(out / "scores.png")
-        _scores_figure(summary, written[-1])
+        scores_figure(summary, written[-1])
     generated = {name: art["synthetic"] for name, art in artifacts.items()
                  if art.get("synthetic") is not None}
     if generated and figures["rasters"]:
