@@ -132,7 +132,8 @@ def targets(summary: pd.DataFrame, versus: pd.DataFrame, capture: pd.DataFrame |
 
 
 # ------------------------------------------------------------------------------ figures
-def gains_figure(summary: pd.DataFrame, fraction: float, path: Path) -> Path:
+def gains_figure(summary: pd.DataFrame, fraction: float, path: Path,
+                 title: str | None = None) -> Path:
     """Gain over none (mean ± s.e.m. over seeds) per decoder and augmenter at ``fraction``."""
     import matplotlib
 
@@ -152,7 +153,7 @@ def gains_figure(summary: pd.DataFrame, fraction: float, path: Path) -> Path:
     ax.axhline(0.0, color="k", lw=0.8)
     ax.set_xticks(np.arange(len(decoders)), decoders)
     ax.set_ylabel("test R^2 gain over none")
-    ax.set_title(f"gain from augmentation at {fraction:.0%} of the real training data")
+    ax.set_title(title or f"gain from augmentation at {fraction:.0%} of the real training data")
     ax.legend(fontsize="small", frameon=False, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches="tight")

@@ -41,11 +41,11 @@ from sklearn.base import clone
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (ROOT, machine, setup, spec_overrides, sweep_parser,  # noqa: E402
                      write_json)
-from decoding_gain import harmful, md_table, paired, records  # noqa: E402
+from decoding_gain import gains_figure, harmful, md_table, paired, records  # noqa: E402
 
 from eag_augment.metrics import velocity_r2  # noqa: E402
-from eag_augment.pipelines import (Job, load_dataset, load_spec, make_figures,  # noqa: E402
-                                   markdown_table, run_job, split_dataset, summarize,
+from eag_augment.pipelines import (Job, load_dataset, load_spec, markdown_table,  # noqa: E402
+                                   run_job, scores_figure, split_dataset, summarize,
                                    training_subset)
 from eag_augment.trials import TrialSet, angle_of_reach  # noqa: E402
 
@@ -271,16 +271,15 @@ def write_report(args, spec, stem: str, profile: str | None, rows: pd.DataFrame,
                                         if len(v) > 1 else math.nan),
         angle_error_deg=("angle_error_deg", "mean"), n_seeds=("seed", "nunique")).reset_index()
 
-    figs = make_figures(spec.output, {**spec.figures, "rasters": False, "statistics": False,
-                                      "trajectories": False, "scores": True},
-                        summary, None, {})
-    scores_png = out / f"{stem}_scores.png"
-    scores_png.write_bytes(figs[0].read_bytes())
+    top = max(spec.train_fractions)
+    scores_png = scores_figure(summary, out / f"{stem}_scores.png")
+    gains_png = gains_figure(summary[summary.test_set == "heldout"], top,
+                             out / f"{stem}_gains.png",
+                             title=f"gain on the held-out directions ({top:.0%} of the pool)")
     check_png = check_figure(check_summary, out / f"{stem}_check.png")
 
     best = summary[(summary.test_set == "heldout") & (summary.augmenter != "none")]
     targets = []
-    top = max(spec.train_fractions)
     for dec in spec.decoder_names:
         sub = best[(best.decoder == dec) & (best.train_fraction == top)
                    & best.augmenter.str.startswith("eag")]
@@ -339,8 +338,8 @@ def write_report(args, spec, stem: str, profile: str | None, rows: pd.DataFrame,
         "gains": records(versus), "harmful": records(harm), "targets": targets,
         "paper_check": records(check_summary), "paper_check_rows": records(check),
         "generator_fit_s": fit_s,
-        "figures": {"scores": str(scores_png.relative_to(ROOT)) if scores_png.is_relative_to(
-            ROOT) else str(scores_png), "check": str(check_png)},
+        "figures": {k: str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for k, p in
+                    (("scores", scores_png), ("gains", gains_png), ("check", check_png))},
         "rows": records(rows),
     })
     print(md)
