@@ -2,7 +2,8 @@
 
 README.md holds blocks ``<!-- BEGIN results/NAME.md -->`` ... ``<!-- END results/NAME.md -->``;
 this replaces each block's body with the current file, so the README shows exactly what the
-last benchmark run wrote.
+last benchmark run wrote. The file's title is dropped and its other headings move two levels down, to nest
+under the README's own.
 
     python benchmarks/update_readme.py
 """
@@ -16,6 +17,8 @@ from _common import RESULTS, ROOT
 
 BLOCK = re.compile(r"(<!-- BEGIN results/(?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- END results/"
                    r"(?P=name) -->)", re.S)
+TITLE = re.compile(r"\A# .*\n")
+HEADING = re.compile(r"^(#+ )", re.M)
 
 
 def main() -> int:
@@ -28,7 +31,9 @@ def main() -> int:
         if not path.exists():
             missing.append(match["name"])
             return match[0]
-        return match[1] + path.read_text().rstrip("\n") + "\n" + match[4]
+        body = TITLE.sub("", path.read_text(), count=1).strip("\n")
+        body = HEADING.sub(lambda h: "##" + h[1], body)
+        return match[1] + body + "\n" + match[4]
 
     new = BLOCK.sub(fill, text)
     readme.write_text(new)
