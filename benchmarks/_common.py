@@ -114,17 +114,21 @@ def cached(name: str, fit: Callable[[], object], load: Callable[[Path], object],
            refit: bool, save: Callable[[object, Path], object] | None = None):
     """A fitted model from ``runs/benchmark_models/<name>``, fitting and saving it if absent.
 
-    Returns (model, fit seconds or None when loaded from the cache).
+    Returns (model, fit seconds): the seconds of this fit, or those recorded next to the
+    cached model when it was fitted (None when no record exists).
     """
     path = CACHE / name
+    record = path.with_name(path.name + ".json")
     if path.exists() and not refit:
         print(f"loading cached {name}")
-        return load(path), None
+        seconds = json.loads(record.read_text())["fit_s"] if record.exists() else None
+        return load(path), seconds
     start = time.perf_counter()
     model = fit()
     seconds = time.perf_counter() - start
     path.parent.mkdir(parents=True, exist_ok=True)
     (save or (lambda m, p: m.save(p)))(model, path)
+    record.write_text(json.dumps({"fit_s": seconds, "machine": machine()}) + "\n")
     return model, seconds
 
 

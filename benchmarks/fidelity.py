@@ -5,14 +5,18 @@ it has (conditioned on the training trials' own velocities where the data have b
 population-count KL, correlation RMSE, mean/std ISI RMSE and firing-rate RMSEs against the
 training split (5 bootstraps) are compared with the train/train ceiling (two random halves of
 the real data). EAG and latent diffusion share one fitted autoencoder, so the table compares
-their priors. Writes benchmarks/results/fidelity.{json,md} and fidelity_<dataset>.png.
+their priors; diffusion samples with DDIM-200 here (DDPM-1000 on the reach data is in
+benchmarks/latency.py). Writes benchmarks/results/fidelity_<dataset>.{json,png} and
+fidelity.md, the table of every dataset with a result file (so datasets can run separately).
 
-    python benchmarks/fidelity.py            # full sizes (hours on 2 CPU cores)
-    python benchmarks/fidelity.py --quick    # a smoke test of the script
+    python benchmarks/fidelity.py                               # both datasets, full sizes
+    python benchmarks/fidelity.py --datasets synthetic_reach    # one of them
+    python benchmarks/fidelity.py --quick                       # a smoke test of the script
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 import _common
@@ -49,7 +53,8 @@ def datasets(quick: bool) -> dict:
         "synthetic_reach": dict(
             train=reach.split("train"), bin_ms=5.0, condition="velocity", simulator=simulator,
             autoencoder=dict(latent_dim=16), eag=dict(patch_size=5),
-            diffusion=dict(sampler="ddpm"), langevin={},
+            # DDPM-1000 would take about 40 min of this CPU for 700 trials.
+            diffusion=dict(sampler="ddim", n_steps=200), langevin={},
         ),
     }
 
@@ -63,7 +68,7 @@ def quick_sizes(quick: bool) -> dict:
 
 
 def fit_models(name: str, cfg: dict, args) -> dict:
-    """name -> (fitted generator, fit seconds or None if cached)."""
+    """name -> (fitted generator, fit seconds; None where unknown)."""
     train, quick = cfg["train"], args.quick
     sizes = quick_sizes(quick)
     tag = f"{name}{'_quick' if quick else ''}"
@@ -97,12 +102,17 @@ def fit_models(name: str, cfg: dict, args) -> dict:
     return models
 
 
+DATASETS = ("lorenz", "synthetic_reach")
+
+
 def main() -> None:
-    args = _common.parser(__doc__.splitlines()[0]).parse_args()
+    p = _common.parser(__doc__.splitlines()[0])
+    p.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    args = p.parse_args()
     _common.setup(args)
-    report = {"machine": _common.machine(), "datasets": {}}
-    lines = ["# Fidelity of generated spikes", ""]
     for name, cfg in datasets(args.quick).items():
+        if name not in args.datasets:
+            continue
         train, bin_ms = cfg["train"], cfg["bin_ms"]
         print(f"== {name}: {train}")
         models = fit_models(name, cfg, args)
@@ -120,21 +130,29 @@ def main() -> None:
                                       if isinstance(v, (int, float, str, bool, type(None)))}}
             samples[label] = sample
             print(f"  {label:17s} " + "  ".join(f"{k} {v['mean']:.4g}" for k, v in stats.items()))
-        report["datasets"][name] = {"n_reference": train.n_trials, "shape": list(train.spikes.shape),
-                                    "bin_ms": bin_ms, "ceiling": ceiling, "models": rows}
+        _common.write_json(args.out / f"fidelity_{name}{'_quick' if args.quick else ''}.json", {
+            "machine": _common.machine(), "dataset": name, "n_reference": train.n_trials,
+            "shape": list(train.spikes.shape), "bin_ms": bin_ms, "ceiling": ceiling,
+            "models": rows})
         plots.statistics_comparison(train, {k: samples[k] for k in samples}, bin_ms=bin_ms,
                                     colors=COLORS, path=args.out / f"fidelity_{name}.png")
-        lines += table(name, train, rows, ceiling)
-    _common.write_json(args.out / "fidelity.json", report)
-    (args.out / "fidelity.md").write_text("\n".join(lines) + "\n")
+    lines = ["# Fidelity of generated spikes", ""]
+    for name in DATASETS:
+        path = args.out / f"fidelity_{name}{'_quick' if args.quick else ''}.json"
+        if path.exists():
+            lines += table(json.loads(path.read_text()))
+    (args.out / f"fidelity{'_quick' if args.quick else ''}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
-def table(name: str, train, rows: dict, ceiling: dict) -> list[str]:
-    """A Markdown table: metric means +- bootstrap s.d., ceiling last; ratio to the ceiling."""
+def table(result: dict) -> list[str]:
+    """A Markdown table of one dataset's result: metric means +- bootstrap s.d., ceiling last."""
     names = list(metrics.METRICS)
-    out = [f"## {name} ({train.n_trials} reference trials, {train.n_bins} bins x "
-           f"{train.n_neurons} neurons)", "",
+    rows, ceiling = result["models"], result["ceiling"]
+    n_trials, n_bins, n_neurons = result["shape"]
+    out = [f"## {result['dataset']} ({n_trials} reference trials, {n_bins} bins x "
+           f"{n_neurons} neurons; {result['machine']['date']}, commit "
+           f"{result['machine']['commit']})", "",
            "| model | " + " | ".join(names) + " | fit s | sample s |",
            "| --- |" + " --- |" * (len(names) + 2)]
 
@@ -142,7 +160,7 @@ def table(name: str, train, rows: dict, ceiling: dict) -> list[str]:
         return f"{s['mean']:.4g} ± {s['std']:.2g}"
 
     for label, row in rows.items():
-        fit = "cached" if row["fit_s"] is None else f"{row['fit_s']:.0f}"
+        fit = "?" if row["fit_s"] is None else f"{row['fit_s']:.0f}"
         out.append(f"| {label} | " + " | ".join(cell(row["metrics"][m]) for m in names)
                    + f" | {fit} | {row['sample_s']:.1f} |")
     out.append("| train/train ceiling | " + " | ".join(cell(ceiling[m]) for m in names) + " | | |")
