@@ -69,11 +69,12 @@ def markdown_table(summary: pd.DataFrame, baseline: str | None = None) -> str:
         cells = {r.augmenter: _cell(r, baseline) for r in group.itertuples()}
         row = ([test_set] if several_sets else []) + [decoder, f"{fraction:.0%}"]
         lines.append("| " + " | ".join(row + [cells.get(a, "") for a in augmenters]) + " |")
-    seeds = summary["n_seeds"]
-    over = f"{seeds.min()} seeds" if seeds.min() == seeds.max() \
-        else f"{seeds.min()}-{seeds.max()} seeds"
-    note = f"Test R^2, mean ± s.e.m. over {over}" + (
-        f"; in brackets: gain over {baseline!r}." if baseline is not None else ".")
+    lo, hi = summary["n_seeds"].min(), summary["n_seeds"].max()
+    if hi == 1:
+        note = "Test R^2 (one seed)"
+    else:
+        note = "Test R^2, mean ± s.e.m. over " + (f"{lo} seeds" if lo == hi else f"{lo}-{hi} seeds")
+    note += f"; in brackets: gain over {baseline!r}." if baseline is not None else "."
     return "\n".join(lines) + "\n\n" + note + "\n"
 
 
