@@ -41,6 +41,8 @@ KEYS = ["test_set", "train_fraction", "decoder"]
 TARGET_DECODERS = ("ridge", "wiener", "gru")
 # The share of the oracle's gain is only read where the oracle gains by this many s.e.m.
 CLEAR_ORACLE_GAIN = 2.0
+# ... and is at least this large in R^2: a ratio over a tiny denominator says nothing.
+MIN_ORACLE_GAIN = 0.01
 
 
 def _sem(values: np.ndarray) -> float:
@@ -177,8 +179,9 @@ def report_markdown(name: str, summary: pd.DataFrame, capture: pd.DataFrame | No
     if capture is not None and not capture.empty:
         c = capture.copy()
         c["fraction"] = c.train_fraction.map("{:.0%}".format)
-        c["captured_"] = [f"{v:.0%}" if z >= CLEAR_ORACLE_GAIN else "n/a"
-                          for v, z in zip(c.captured, c.oracle_gain_over_sem)]
+        c["captured_"] = [f"{v:.0%}" if z >= CLEAR_ORACLE_GAIN and g >= MIN_ORACLE_GAIN
+                          else "n/a" for v, z, g in zip(c.captured, c.oracle_gain_over_sem,
+                                                        c.oracle_gain_mean)]
         c["gain_"] = c.gain_mean.map("{:+.3f}".format)
         c["oracle_"] = [f"{g:+.3f} ({z:.1f} s.e.m.)" for g, z in
                         zip(c.oracle_gain_mean, c.oracle_gain_over_sem)]
@@ -188,7 +191,8 @@ def report_markdown(name: str, summary: pd.DataFrame, capture: pd.DataFrame | No
         cols.update({a: a for a in c.augmenter.unique()})
         parts += ["\n## Share of the oracle's gain captured\n",
                   "Mean gain of the augmenter over none / mean gain of the oracle over none; "
-                  f"n/a where the oracle's gain is under {CLEAR_ORACLE_GAIN} s.e.m.\n",
+                  f"n/a where the oracle's gain is under {CLEAR_ORACLE_GAIN} s.e.m. or under "
+                  f"{MIN_ORACLE_GAIN} R^2.\n",
                   md_table(wide.rename(columns=lambda s: s), cols) + "\n"]
     v = versus.copy()
     v["fraction"] = v.train_fraction.map("{:.0%}".format)
