@@ -89,6 +89,11 @@ def machine() -> dict:
     }
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it."""
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
 def write_json(path: Path, payload: dict) -> Path:
     def default(o):
         if isinstance(o, (np.integer, np.floating)):
@@ -98,7 +103,7 @@ def write_json(path: Path, payload: dict) -> Path:
         raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
     path.write_text(json.dumps(payload, indent=2, default=default) + "\n")
-    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    print(f"wrote {shown(path)}")
     return path
 
 

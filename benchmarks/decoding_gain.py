@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (ROOT, SHARED_DATA, machine, setup, spec_overrides,  # noqa: E402
+from _common import (ROOT, SHARED_DATA, machine, setup, shown, spec_overrides,  # noqa: E402
                      sweep_parser, write_json)
 
-from eag_augment.pipelines import load_spec, markdown_table, run, scores_figure, summarize  # noqa: E402
+from eag_augment.pipelines import (load_spec, markdown_table, run, scores_figure,  # noqa: E402
+                                   summarize)
 
 SPECS = ROOT / "benchmarks" / "specs"
 DEFAULT_MAT = SHARED_DATA / "m1_stevenson_2011.mat"
@@ -310,8 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(), "wall_s": wall_s, "spec": spec.raw,
         "summary": records(summary), "oracle_capture": records(capture),
         "eag_versus": records(versus), "harmful": records(harm), "targets": checks,
-        "figures": {k: str(v.relative_to(ROOT) if v.is_relative_to(ROOT) else v)
-                    for k, v in written.items()},
+        "figures": {k: shown(v) for k, v in written.items()},
         "rows": records(rows),
     })
     print(md)

@@ -6,10 +6,11 @@ after a small warm-up call; the spikes are then scored with the fidelity metrics
 training trials. DDPM-1000 would take most of an hour of a 2-core CPU for 2000 trials: it
 generates the first ``DDPM_TRIALS`` of them in one call and its time is scaled to 2000 (the
 cost of a step is linear in the trials at these batch sizes); its fidelity is that of those
-trials (fewer trials bias the count KL upwards). EAG and diffusion share the autoencoder fitted by benchmarks/fidelity.py
-(their cached checkpoints are reused; run fidelity.py first or pass --refit). The script also
-times fitting the default generator, ``EAGGenerator()`` with its default autoencoder, from
-scratch on the default synthetic reach data (``--skip-fit-cost`` leaves that out).
+trials (fewer trials bias the count KL upwards). EAG and diffusion share the autoencoder
+fitted by benchmarks/fidelity.py (their cached checkpoints are reused; run fidelity.py
+first). The script also times fitting the default generator, ``EAGGenerator()`` with its
+default autoencoder, from scratch on the default synthetic reach data (``--skip-fit-cost``
+leaves that out).
 Writes benchmarks/results/latency.{json,md,png}.
 
     python benchmarks/latency.py
@@ -141,7 +142,8 @@ def table(report: dict) -> str:
     c = report["ceiling"]
     lines.append("| train/train ceiling | | | | " + " | ".join(f"{c[k]['mean']:.4g}" for k in (
         "population_count_kl", "correlation_rmse", "mean_isi_rmse", "std_isi_rmse")) + " |")
-    lines += [""] + [f"\\* {note}" for note in scaled] if scaled else []
+    if scaled:
+        lines += [""] + [f"\\* {note}" for note in scaled]
     if "fit_default_eag" in report:
         f = report["fit_default_eag"]
         lines += ["", f"Fitting the default `EAGGenerator()` (autoencoder + transformer) on "

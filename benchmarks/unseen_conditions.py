@@ -39,7 +39,7 @@ import pandas as pd
 from sklearn.base import clone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (ROOT, machine, setup, spec_overrides, sweep_parser,  # noqa: E402
+from _common import (ROOT, machine, setup, shown, spec_overrides, sweep_parser,  # noqa: E402
                      write_json)
 from decoding_gain import gains_figure, harmful, md_table, paired, records  # noqa: E402
 
@@ -338,8 +338,8 @@ def write_report(args, spec, stem: str, profile: str | None, rows: pd.DataFrame,
         "gains": records(versus), "harmful": records(harm), "targets": targets,
         "paper_check": records(check_summary), "paper_check_rows": records(check),
         "generator_fit_s": fit_s,
-        "figures": {k: str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for k, p in
-                    (("scores", scores_png), ("gains", gains_png), ("check", check_png))},
+        "figures": {"scores": shown(scores_png), "gains": shown(gains_png),
+                    "check": shown(check_png)},
         "rows": records(rows),
     })
     print(md)

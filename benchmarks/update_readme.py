@@ -2,8 +2,8 @@
 
 README.md holds blocks ``<!-- BEGIN results/NAME.md -->`` ... ``<!-- END results/NAME.md -->``;
 this replaces each block's body with the current file, so the README shows exactly what the
-last benchmark run wrote. The file's title is dropped and its other headings move two levels down, to nest
-under the README's own.
+last benchmark run wrote. The file's title is dropped and its other headings move two levels
+down, to nest under the README's own.
 
     python benchmarks/update_readme.py
 """

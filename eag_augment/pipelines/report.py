@@ -73,7 +73,8 @@ def markdown_table(summary: pd.DataFrame, baseline: str | None = None) -> str:
     if hi == 1:
         note = "Test R^2 (one seed)"
     else:
-        note = "Test R^2, mean ± s.e.m. over " + (f"{lo} seeds" if lo == hi else f"{lo}-{hi} seeds")
+        seeds = f"{lo} seeds" if lo == hi else f"{lo}-{hi} seeds"
+        note = f"Test R^2, mean ± s.e.m. over {seeds}"
     note += f"; in brackets: gain over {baseline!r}." if baseline is not None else "."
     return "\n".join(lines) + "\n\n" + note + "\n"
 
