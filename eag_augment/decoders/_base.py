@@ -8,7 +8,6 @@ prediction and trials never borrow history from one another.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterator
 
 import numpy as np
@@ -16,6 +15,7 @@ import scipy.sparse
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from eag_augment._validation import positive_int
 from eag_augment.metrics import velocity_r2
 from eag_augment.provenance import synthetic_mask
 
@@ -26,36 +26,7 @@ __all__ = ["TrialDecoder", "lag_trials"]
 _BLOCK_ELEMENTS = 1 << 22
 
 
-# ----------------------------------------------------------------------- argument checks
-def check_int(value, name: str, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``; TypeError/ValueError naming ``name`` otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
-
-
-def check_real(value, name: str, low: float, high: float = np.inf, *,
-               include_low: bool = True, include_high: bool = True) -> float:
-    """``value`` as a float in the interval [low, high] (ends open where asked)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    above = value >= low if include_low else value > low
-    below = value <= high if include_high else value < high
-    if not np.isfinite(value) or not (above and below):
-        closed_high = include_high and np.isfinite(high)
-        interval = f"{'[' if include_low else '('}{low:g}, {high:g}{']' if closed_high else ')'}"
-        raise ValueError(f"{name} must be in {interval}, got {value}")
-    return value
-
-
-def check_bool(value, name: str) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-
-
+# ------------------------------------------------------------------------ array checks
 def check_trials(value, name: str, description: str) -> np.ndarray:
     """A finite, real, non-empty 3-D array (no copy where possible)."""
     if value is None:
@@ -197,8 +168,9 @@ class TrialDecoder(RegressorMixin, BaseEstimator):
     """Base of the velocity decoders: fit/predict/score on trial tensors.
 
     Subclasses implement ``_fit(X, y, is_synthetic)`` and ``_predict(X)`` on validated
-    arrays, and extend ``_check_params`` for their own hyperparameters. ``lags`` is a
-    hyperparameter of every decoder.
+    arrays, and declare their hyperparameters in ``_parameter_constraints`` (merged with
+    the base's; see :mod:`eag_augment._validation`), checked at the top of ``fit`` before any
+    data is touched. ``lags`` is a hyperparameter of every decoder.
 
     Fitted attributes set here: ``n_neurons_in_`` (neurons seen in fit) and ``n_outputs_``
     (velocity dims). ``n_features_in_`` is deliberately not set: scikit-learn defines it
@@ -206,6 +178,7 @@ class TrialDecoder(RegressorMixin, BaseEstimator):
     """
 
     lags: int
+    _parameter_constraints: dict = {"lags": [positive_int]}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -216,10 +189,6 @@ class TrialDecoder(RegressorMixin, BaseEstimator):
         return tags
 
     # Hooks -------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        """Validate hyperparameters (cheap; runs before any data is touched)."""
-        check_int(self.lags, "lags", 1)
-
     def _min_fit_bins(self) -> int:
         """The fewest bins per trial ``fit`` accepts."""
         return self.lags
@@ -246,7 +215,7 @@ class TrialDecoder(RegressorMixin, BaseEstimator):
             raise ValueError(f"{type(self).__name__} requires y to be passed, "
                              "but the target y is None")
         is_synthetic = synthetic_mask(X)
-        self._check_params()
+        self._validate_params()
         X = check_trials(X, "X", "(trials, bins, neurons)")
         y = self._check_y(y, X)
         min_bins = self._min_fit_bins()
@@ -319,10 +288,8 @@ class LinearTrialDecoder(TrialDecoder):
     """
 
     fit_intercept: bool
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_bool(self.fit_intercept, "fit_intercept")
+    _parameter_constraints: dict = {**TrialDecoder._parameter_constraints,
+                                    "fit_intercept": ["boolean"]}
 
     def _solve(self, cff: np.ndarray, cfy: np.ndarray, n_samples: int) -> np.ndarray:
         """Weights (p, dims) from feature covariance ``cff`` (p, p) and ``cfy`` (p, dims)."""

@@ -12,13 +12,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from eag_augment._torch import resolve_device
-from eag_augment.decoders._base import (
-    TrialDecoder,
-    check_int,
-    check_non_negative,
-    check_real,
-    lag_trials,
-)
+from eag_augment._validation import (DEVICE, non_negative_int, non_negative_real, positive_int,
+                                     positive_real, unit_interval)
+from eag_augment.decoders._base import TrialDecoder, check_non_negative, lag_trials
 
 __all__ = ["GRUDecoder"]
 
@@ -63,8 +59,10 @@ class GRUDecoder(TrialDecoder):
     n_layers : int, default=1
     dropout : float, default=0.0
         Dropout on the GRU outputs (and between layers).
+    weight_decay : float, default=0.0
+        Decoupled weight decay (AdamW); 0 is plain Adam.
     lr : float, default=1e-3
-        Adam learning rate.
+        Learning rate.
     max_epochs : int, default=200
     batch_size : int, default=32
         Trials per gradient step.
@@ -100,14 +98,24 @@ class GRUDecoder(TrialDecoder):
     n_outputs_ : int
     """
 
+    _parameter_constraints: dict = {
+        **TrialDecoder._parameter_constraints,
+        "hidden_size": [positive_int], "n_layers": [positive_int], "dropout": [unit_interval],
+        "weight_decay": [non_negative_real], "lr": [positive_real], "max_epochs": [positive_int],
+        "batch_size": [positive_int], "patience": [positive_int],
+        "validation_fraction": [unit_interval], "device": DEVICE,
+        "random_state": ["random_state"], "verbose": [non_negative_int]}
+
     def __init__(self, hidden_size: int = 64, lags: int = 1, n_layers: int = 1,
-                 dropout: float = 0.0, lr: float = 1e-3, max_epochs: int = 200,
+                 dropout: float = 0.0, weight_decay: float = 0.0, lr: float = 1e-3,
+                 max_epochs: int = 200,
                  batch_size: int = 32, patience: int = 10, validation_fraction: float = 0.1,
                  device: str = "auto", random_state=None, verbose: int = 0) -> None:
         self.hidden_size = hidden_size
         self.lags = lags
         self.n_layers = n_layers
         self.dropout = dropout
+        self.weight_decay = weight_decay
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -117,15 +125,8 @@ class GRUDecoder(TrialDecoder):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        for name in ("hidden_size", "n_layers", "max_epochs", "batch_size", "patience"):
-            check_int(getattr(self, name), name, 1)
-        check_int(self.verbose, "verbose", 0)
-        check_real(self.dropout, "dropout", 0.0, 1.0, include_high=False)
-        check_real(self.lr, "lr", 0.0, include_low=False)
-        check_real(self.validation_fraction, "validation_fraction", 0.0, 1.0,
-                   include_high=False)
+    def _validate_params(self) -> None:
+        super()._validate_params()
         resolve_device(self.device)
 
     # ------------------------------------------------------------------ data
@@ -204,7 +205,8 @@ class GRUDecoder(TrialDecoder):
     def _train(self, inputs: torch.Tensor, targets: torch.Tensor, train: np.ndarray,
                val_idx: torch.Tensor, rng: np.random.RandomState) -> None:
         net = self._new_net().to(inputs.device)
-        optimizer = torch.optim.Adam(net.parameters(), lr=self.lr)
+        optimizer = torch.optim.AdamW(net.parameters(), lr=self.lr,
+                                      weight_decay=self.weight_decay)
         train_curve: list[float] = []
         val_curve: list[float] = []
         best_loss, best_epoch, best_state = math.inf, 0, None

@@ -5,14 +5,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from eag_augment._validation import non_negative_int, positive_real
 from eag_augment.decoders._base import (
     Moments,
     TrialDecoder,
     apply_lagged_filter,
-    check_bool,
-    check_int,
     check_non_negative,
-    check_real,
     lagged_moments,
 )
 
@@ -92,6 +90,10 @@ class KalmanFilterDecoder(TrialDecoder):
     n_outputs_ : int
     """
 
+    _parameter_constraints: dict = {
+        **TrialDecoder._parameter_constraints, "observation_lag": [non_negative_int],
+        "sqrt_counts": ["boolean"], "fit_intercept": ["boolean"], "ridge": [positive_real]}
+
     def __init__(self, lags: int = 1, observation_lag: int = 0, sqrt_counts: bool = False,
                  fit_intercept: bool = True, ridge: float = 1e-3) -> None:
         self.lags = lags
@@ -99,13 +101,6 @@ class KalmanFilterDecoder(TrialDecoder):
         self.sqrt_counts = sqrt_counts
         self.fit_intercept = fit_intercept
         self.ridge = ridge
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_int(self.observation_lag, "observation_lag", 0)
-        check_real(self.ridge, "ridge", 0.0, include_low=False)
-        check_bool(self.sqrt_counts, "sqrt_counts")
-        check_bool(self.fit_intercept, "fit_intercept")
 
     def _first_observed_bin(self) -> int:
         return self.observation_lag + self.lags - 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from eag_augment.decoders._base import LinearTrialDecoder, check_bool, check_real
+from eag_augment._validation import non_negative_real
+from eag_augment.decoders._base import LinearTrialDecoder
 
 __all__ = ["RidgeDecoder"]
 
@@ -44,17 +45,15 @@ class RidgeDecoder(LinearTrialDecoder):
     n_outputs_ : int
     """
 
+    _parameter_constraints: dict = {**LinearTrialDecoder._parameter_constraints,
+                                    "alpha": [non_negative_real], "standardize": ["boolean"]}
+
     def __init__(self, alpha: float = 1.0, lags: int = 1, fit_intercept: bool = True,
                  standardize: bool = True) -> None:
         self.alpha = alpha
         self.lags = lags
         self.fit_intercept = fit_intercept
         self.standardize = standardize
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_real(self.alpha, "alpha", 0.0)
-        check_bool(self.standardize, "standardize")
 
     def _solve(self, cff: np.ndarray, cfy: np.ndarray, n_samples: int) -> np.ndarray:
         scale = np.ones(cff.shape[0])
