@@ -200,11 +200,12 @@ class TrialDecoder(RegressorMixin, BaseEstimator):
         raise NotImplementedError
 
     # Public API --------------------------------------------------------------------
-    def fit(self, X, y):
+    def fit(self, X, y, is_synthetic=None):
         """Fit on spike counts ``X`` (trials, bins, neurons), velocity ``y`` (trials, bins, dims).
 
-        If ``X`` was marked by :func:`eag_augment.provenance.mark_synthetic`, decoders that
-        hold out validation trials take them from the real trials only.
+        ``is_synthetic`` (trials,) bool marks generated trials; decoders that hold out
+        validation trials take them from the real trials only. When it is None, the mark
+        :func:`eag_augment.provenance.mark_synthetic` left on ``X`` is used, if any.
 
         Returns
         -------
@@ -214,10 +215,17 @@ class TrialDecoder(RegressorMixin, BaseEstimator):
             # sklearn's wording, which its estimator checks look for.
             raise ValueError(f"{type(self).__name__} requires y to be passed, "
                              "but the target y is None")
-        is_synthetic = synthetic_mask(X)
+        if is_synthetic is None:
+            is_synthetic = synthetic_mask(X)
         self._validate_params()
         X = check_trials(X, "X", "(trials, bins, neurons)")
         y = self._check_y(y, X)
+        if is_synthetic is not None:
+            is_synthetic = np.asarray(is_synthetic)
+            if is_synthetic.dtype != bool or is_synthetic.shape != (X.shape[0],):
+                raise ValueError(f"is_synthetic must be a boolean array of shape "
+                                 f"({X.shape[0]},), one per trial of X; got dtype "
+                                 f"{is_synthetic.dtype}, shape {is_synthetic.shape}")
         min_bins = self._min_fit_bins()
         if X.shape[1] < min_bins:
             raise ValueError(
