@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import scipy.sparse
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from eag_augment._validation import positive_int
@@ -211,6 +211,22 @@ class TrialDecoder(RegressorMixin, BaseEstimator):
         -------
         self
         """
+        X, y, is_synthetic = self._check_fit_data(X, y, is_synthetic)
+        self._fit(X, y, is_synthetic)
+        return self
+
+    def fit_path(self, X, y, settings: list[dict], is_synthetic=None) -> list:
+        """One fitted clone of this decoder per hyperparameter setting, sharing work.
+
+        ``settings`` is a list of ``set_params`` dicts; the result is in the same order.
+        Decoders whose fit has a part that some hyperparameters do not change (a linear
+        filter's covariances do not depend on its penalty) compute that part once; this
+        is what makes searching a penalty grid cheap.
+        """
+        return [clone(self).set_params(**setting).fit(X, y, is_synthetic) for setting in settings]
+
+    def _check_fit_data(self, X, y, is_synthetic):
+        """Validated (X, y float64, is_synthetic or None) for fit; sets n_neurons_in_/n_outputs_."""
         if y is None:
             # sklearn's wording, which its estimator checks look for.
             raise ValueError(f"{type(self).__name__} requires y to be passed, "
@@ -234,8 +250,7 @@ class TrialDecoder(RegressorMixin, BaseEstimator):
             )
         self.n_neurons_in_ = X.shape[2]
         self.n_outputs_ = y.shape[2]
-        self._fit(X, np.asarray(y, dtype=np.float64), is_synthetic)
-        return self
+        return X, np.asarray(y, dtype=np.float64), is_synthetic
 
     def predict(self, X) -> np.ndarray:
         """Predict velocity (trials, bins, dims) from spike counts ``X`` (trials, bins, neurons)."""
@@ -298,17 +313,37 @@ class LinearTrialDecoder(TrialDecoder):
     fit_intercept: bool
     _parameter_constraints: dict = {**TrialDecoder._parameter_constraints,
                                     "fit_intercept": ["boolean"]}
+    #: Hyperparameters used by ``_solve`` only: settings that differ in nothing else share
+    #: their covariances in :meth:`fit_path`.
+    _solver_params: tuple[str, ...] = ()
 
     def _solve(self, cff: np.ndarray, cfy: np.ndarray, n_samples: int) -> np.ndarray:
         """Weights (p, dims) from feature covariance ``cff`` (p, p) and ``cfy`` (p, dims)."""
         raise NotImplementedError
 
     def _fit(self, X, y, is_synthetic) -> None:
-        moments = lagged_moments(X, y, self.lags)
+        self._fit_moments(lagged_moments(X, y, self.lags))
+
+    def _fit_moments(self, moments: Moments) -> None:
         mean_f, mean_y, cff, cfy, _ = moments.second_moments(center=bool(self.fit_intercept))
         weights = self._solve(cff, cfy, moments.n)
-        self.coef_ = weights.reshape(self.lags, X.shape[2], y.shape[2])
+        self.coef_ = weights.reshape(self.lags, self.n_neurons_in_, self.n_outputs_)
         self.intercept_ = mean_y - mean_f @ weights
+
+    def fit_path(self, X, y, settings: list[dict], is_synthetic=None) -> list:
+        shared: dict[tuple, Moments] = {}
+        fitted = []
+        for setting in settings:
+            est = clone(self).set_params(**setting)
+            X_ok, y_ok, _ = est._check_fit_data(X, y, is_synthetic)
+            params = est.get_params(deep=False)
+            key = tuple(sorted((k, repr(v)) for k, v in params.items()
+                               if k not in self._solver_params))
+            if key not in shared:
+                shared[key] = lagged_moments(X_ok, y_ok, est.lags)
+            est._fit_moments(shared[key])
+            fitted.append(est)
+        return fitted
 
     def _predict(self, X) -> np.ndarray:
         return apply_lagged_filter(X, self.coef_) + self.intercept_

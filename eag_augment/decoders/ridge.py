@@ -47,6 +47,7 @@ class RidgeDecoder(LinearTrialDecoder):
 
     _parameter_constraints: dict = {**LinearTrialDecoder._parameter_constraints,
                                     "alpha": [non_negative_real], "standardize": ["boolean"]}
+    _solver_params = ("alpha", "standardize")
 
     def __init__(self, alpha: float = 1.0, lags: int = 1, fit_intercept: bool = True,
                  standardize: bool = True) -> None:
