@@ -9,8 +9,8 @@ training fold and never sees a test trial.
 
 from __future__ import annotations
 
+import logging
 import numbers
-import sys
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,8 @@ from eag_augment.trials import (TrialSet, angle_of_reach, as_finite_array, rotat
                                 validate_spikes, wrap_angle)
 
 __all__ = ["SyntheticAugmenter", "trajectories_at"]
+
+log = logging.getLogger(__name__)
 
 CONDITIONS = (None, "angle", "velocity")
 CONDITION_MODES = ("match", "uniform")
@@ -121,8 +123,9 @@ class SyntheticAugmenter(BaseEstimator):
         Seeds the generator's fit (when the generator's own ``random_state`` is None), the
         choice of conditions and the sampling: same value, same output.
     verbose : int, default=0
-        0 silent; >= 1 prints a line per stage to stderr and turns on the generator's own
-        progress bars.
+        0 silent; >= 1 logs a line per stage (logger ``eag_augment.augment``, shown on
+        stderr unless the application configures logging) and turns on the generator's own
+        progress reports.
 
     Attributes
     ----------
@@ -199,8 +202,7 @@ class SyntheticAugmenter(BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _log(self, message: str) -> None:
-        if self.verbose:
-            print(f"[SyntheticAugmenter] {message}", file=sys.stderr, flush=True)
+        log.log(logging.INFO if self.verbose else logging.DEBUG, message)
 
     def _check_params(self) -> None:
         if isinstance(self.ratio, bool) or not isinstance(self.ratio, numbers.Real) \

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 import traceback
 from pathlib import Path
 
 import numpy as np
+
+from eag_augment import __version__
 
 __all__ = ["main", "build_parser"]
 
@@ -62,7 +65,8 @@ def _load_trials(path: Path, *, bin_ms: float | None, split: list[str] | None):
     from eag_augment.datasets import load_mat, load_nwb
 
     if path.suffix not in DATA_SUFFIXES:
-        raise UserError(f"DATA must be a {', '.join(DATA_SUFFIXES)} file, got {path}")
+        raise UserError(f"DATA must be a {', '.join(DATA_SUFFIXES[:-1])} or "
+                        f"{DATA_SUFFIXES[-1]} file, got {path}")
     if not path.is_file():
         raise UserError(f"no data file at {path}")
     log.info("reading %s", path)
@@ -219,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="eag-augment",
         description="Synthetic neural-population trials to augment BCI velocity decoders.",
         epilog="Run 'eag-augment COMMAND --help' for a command's options.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_verbosity(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -244,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="trials: .nwb (NLB layout), .npz (TrialSet.save) or .mat")
     p.add_argument("-o", "--output", required=True, help="checkpoint file to write")
     p.add_argument("--generator", choices=GENERATORS, default="eag",
-                   help="eag (default), diffusion (latent diffusion, LDNS) or psth (baseline)")
+                   help="eag (default), diffusion (latent diffusion, LDNS), langevin "
+                   "(LangevinFlow) or psth (PSTH-Poisson baseline)")
     p.add_argument("--condition", choices=("velocity", "angle", "none"), default="velocity",
                    help="what sampling is conditioned on (default velocity)")
     p.add_argument("--epochs", type=int,
@@ -277,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("demo", help="the end-to-end demo (what 'make demo' runs)",
-                       description="Simulated reaching -> NWB -> 10 %% of the training "
+                       description="Simulated reaching -> NWB -> 10 % of the training "
                        "trials -> EAG -> augmented ridge, Wiener and GRU decoders: a table of "
                        "test R^2 and figures.")
     p.add_argument("-o", "--output", help="output folder (default ./demo_output)")
@@ -304,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:
         return int(stop.code or 0)
     level = _verbosity(args)
+    # The command writes figures to files only; MPLBACKEND set by the user still wins.
+    os.environ.setdefault("MPLBACKEND", "Agg")
     _configure_logging(level)
     try:
         return args.func(args)

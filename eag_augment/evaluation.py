@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from eag_augment._optional import import_nlb_tools
 from eag_augment.trials import TrialSet
 
 __all__ = ["evaluate_latent_model", "evaluate_nwb", "NLB_FUNCTIONS"]
@@ -161,7 +162,9 @@ def evaluate_latent_model(
         ``co-bps``, ``vel R2``, ``psth R2`` (float or None); ``functions``: the nlb_tools
         function behind each score; ``n_train``, ``n_eval`` trials and ``n_heldout`` neurons.
     """
-    from nlb_tools.evaluation import bits_per_spike, eval_psth, fit_and_eval_decoder
+    nlb = import_nlb_tools("nlb_tools.evaluation", "evaluate_latent_model")
+    bits_per_spike, eval_psth = nlb.bits_per_spike, nlb.eval_psth
+    fit_and_eval_decoder = nlb.fit_and_eval_decoder
 
     _check_pair(train, eval_trials)
     _check_model(model)

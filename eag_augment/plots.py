@@ -2,8 +2,9 @@
 
 Every function returns the :class:`matplotlib.figure.Figure` it drew and, when ``path`` is
 given, also writes it as a PNG (dpi 120, tight bounding box). Callers own the figure: close
-it with ``matplotlib.pyplot.close(fig)`` when done. The non-interactive Agg backend is
-selected at import so that figures render on headless machines.
+it with ``matplotlib.pyplot.close(fig)`` when done. Importing this module leaves the
+matplotlib backend alone: scripts choose it (the ``eag-augment`` command uses Agg), and
+matplotlib itself falls back to Agg on a machine without a display.
 
 Spike inputs are :class:`~eag_augment.trials.TrialSet` objects (time axis in ms from
 ``bin_times_ms``) or arrays (trials, bins, neurons) of counts (time axis in bins).
@@ -15,7 +16,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
@@ -24,10 +25,6 @@ from scipy.ndimage import gaussian_filter1d
 
 from eag_augment import metrics
 from eag_augment.trials import TrialSet, as_finite_array, angle_of_reach, validate_spikes
-
-# Before pyplot is imported, so that no interactive backend is ever initialised.
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 __all__ = [
     "condition_psths",

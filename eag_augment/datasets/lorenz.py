@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy.integrate import solve_ivp
 from sklearn.utils import check_scalar
-from tqdm.auto import tqdm
 
+from eag_augment._progress import progress
 from eag_augment.trials import TrialSet
 
 __all__ = ["load_lorenz", "cache_dir"]
@@ -66,7 +66,7 @@ def _integrate(ics: np.ndarray, n_bins: int, verbose: int) -> np.ndarray:
     """Radau trajectories (trials, n_bins, 3) after dropping the burn-in samples."""
     t_eval = DT * np.arange(n_bins + N_BURN_IN)
     out = np.empty((len(ics), n_bins, 3))
-    for i, ic in enumerate(tqdm(ics, desc="integrating Lorenz", disable=not verbose)):
+    for i, ic in enumerate(progress(ics, desc="integrating Lorenz", disable=not verbose)):
         sol = solve_ivp(_lorenz_rhs, (0.0, t_eval[-1]), ic, method="Radau", t_eval=t_eval,
                         first_step=FIRST_STEP)
         if not sol.success:

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from eag_augment._optional import import_nlb_tools
 from eag_augment.trials import TrialSet, angle_of_reach
 
 __all__ = ["load_nwb", "save_nwb", "resample_dataset", "SUPPORTED_DATASETS"]
@@ -203,7 +204,7 @@ def _open_dataset(path: Path):
     import h5py
     from pynwb import NWBHDF5IO, TimeSeries
 
-    from nlb_tools.nwb_interface import NWBDataset
+    NWBDataset = import_nlb_tools("nlb_tools.nwb_interface", "load_nwb").NWBDataset
 
     if not path.exists():
         raise FileNotFoundError(f"no NWB file at {path}")
@@ -405,9 +406,7 @@ def load_nwb(
             raise ValueError(
                 f"{path} looks like {dataset!r}, which is not supported: {_UNSUPPORTED[dataset]}"
             )
-    from nlb_tools.make_tensors import PARAMS
-
-    params = PARAMS[dataset]
+    params = import_nlb_tools("nlb_tools.make_tensors", "load_nwb").PARAMS[dataset]
     bin_ms = 5 if bin_ms is None else bin_ms
     make = params["make_params"]
     window = make["align_range"] if align_range_ms is None else align_range_ms

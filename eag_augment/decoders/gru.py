@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from torch import nn
-from tqdm.auto import tqdm
 
+from eag_augment._progress import progress
 from eag_augment._torch import resolve_device
 from eag_augment._validation import (DEVICE, non_negative_int, non_negative_real, positive_int,
                                      positive_real, unit_interval)
@@ -211,8 +211,8 @@ class GRUDecoder(TrialDecoder):
         val_curve: list[float] = []
         best_loss, best_epoch, best_state = math.inf, 0, None
 
-        epochs = tqdm(range(self.max_epochs), desc=type(self).__name__, unit="epoch",
-                      disable=self.verbose <= 0, leave=False)
+        epochs = progress(range(self.max_epochs), desc=type(self).__name__, unit="epoch",
+                          disable=self.verbose <= 0)
         for epoch in epochs:
             net.train()
             order = rng.permutation(train)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from eag_augment._progress import progress
 
 __all__ = ["fit_module", "TrainingHistory", "batches", "resolve_epochs"]
 
@@ -97,7 +97,7 @@ def fit_module(
         ema.requires_grad_(False)
     history = TrainingHistory()
     best_state, best_val, bad_epochs = None, math.inf, 0
-    bar = tqdm(range(epochs), desc=desc, disable=not verbose, leave=False)
+    bar = progress(range(epochs), desc=desc, disable=not verbose, unit="epoch")
     for epoch in bar:
         model.train()
         total_loss, n_seen = 0.0, 0

@@ -9,6 +9,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from eag_augment._portable import PortableTorchState
 from eag_augment._torch import resolve_device, seed_from, torch_generator
 from eag_augment.generators._training import TrainingHistory, fit_module, resolve_epochs
 from eag_augment.checkpoint import load_checkpoint, save_checkpoint
@@ -27,7 +28,7 @@ def _spikes_of(X) -> np.ndarray:
 
 
 @register
-class LatentAutoencoder(BaseEstimator):
+class LatentAutoencoder(PortableTorchState, BaseEstimator):
     """Compress spike counts (trials, bins, neurons) into smooth latents (trials, bins, d).
 
     Trained with coordinated dropout and Poisson NLL, an L2 and a temporal-smoothness penalty

@@ -18,6 +18,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from eag_augment._portable import PortableTorchState
 from eag_augment.checkpoint import load_checkpoint, save_checkpoint
 from eag_augment._torch import resolve_device, seed_from, torch_generator
 from eag_augment.trials import TrialSet, angle_of_reach
@@ -57,7 +58,7 @@ def register(klass: type) -> type:
     return klass
 
 
-class BaseGenerator(BaseEstimator):
+class BaseGenerator(PortableTorchState, BaseEstimator):
     """Fit a model of trials, then sample synthetic trials from it.
 
     Subclasses take ``condition`` (None, "angle" or "velocity") among their hyperparameters:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
+from eag_augment._progress import progress
 from eag_augment.generators._training import TrainingHistory, fit_module, resolve_epochs
 from eag_augment.generators.latent import _CLAMP, LatentGenerator
 from eag_augment.nn.diffusion import DDPMSchedule, DiffusionDenoiser
@@ -184,8 +184,8 @@ class LatentDiffusionGenerator(LatentGenerator):
         sampler, steps = plan
         model, schedule, dev = self.module_, self.schedule_, self.device_
         x = torch.randn(n, self.n_bins_, self.n_channels_, generator=generator, device=dev)
-        for i, t in enumerate(tqdm(steps, desc=f"diffusion sampling ({sampler})",
-                                   disable=not self.verbose, leave=False)):
+        for i, t in enumerate(progress(steps, desc=f"diffusion sampling ({sampler})",
+                                       disable=not self.verbose)):
             eps = model(x, torch.full((n,), t, device=dev), angle=ang, velocity=vel).float()
             if sampler == "ddpm":
                 x = schedule.ddpm_step(x, eps, t, generator, clip=_CLAMP)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
+from eag_augment._progress import progress
 from eag_augment._torch import seed_from, torch_generator
 from eag_augment.generators._training import TrainingHistory, fit_module
 from eag_augment.generators.base import BaseGenerator
@@ -321,8 +321,8 @@ class LangevinFlowGenerator(BaseGenerator):
         cond = self._condition_features(angle, velocity)
         vel = None if velocity is None else self._normalised_velocity(velocity)
         rates, behavior = [], []
-        for start in tqdm(range(0, n_trials, batch_size), desc="LangevinFlow sampling",
-                          disable=not self.verbose or n_trials <= batch_size, leave=False):
+        for start in progress(range(0, n_trials, batch_size), desc="LangevinFlow sampling",
+                              disable=not self.verbose or n_trials <= batch_size):
             sl = slice(start, min(n_trials, start + batch_size))
             b = sl.stop - sl.start
             mu, logvar = model.prior_params(None if cond is None else cond[sl], b, dev)

@@ -33,7 +33,7 @@ from eag_augment.trials import TrialSet
 
 __all__ = ["Job", "RunResult", "run", "run_job", "parallel_backend"]
 
-log = logging.getLogger("eag_augment")
+log = logging.getLogger(__name__)
 _MAX_PLOTTED_SYNTHETIC = 200
 
 
@@ -261,8 +261,8 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunRes
         err.add_note(f"while loading the [dataset] of {spec.source}")
         raise
     pool, tests = split_dataset(trials, spec.split)
-    say("data: %s; training pool %d trials; test %s", trials, pool.n_trials,
-        ", ".join(f"{k} {v.n_trials} trials" for k, v in tests.items()))
+    say("data: %s; training pool %d trials; scored on %s", trials, pool.n_trials,
+        ", ".join(f"{v.n_trials} {k} trials" for k, v in tests.items()))
     augmenters = {name: _bind_augmenter(spec, name, pool.bin_ms, simulator)
                   for name in spec.augmenter_names}
     decoders = {name: spec.decoders[name] for name in spec.decoder_names}
