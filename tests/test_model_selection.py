@@ -10,8 +10,9 @@ from eag_augment import SyntheticAugmenter
 from eag_augment.decoders import GRUDecoder, KalmanFilterDecoder, RidgeDecoder
 from eag_augment.generators import PSTHPoissonGenerator
 from eag_augment.metrics import velocity_r2
+from eag_augment.model_selection._search import _synthetic_pools
 from eag_augment.model_selection import (BlockedKFold, TunedPipeline, bootstrap_r2,
-                                         default_search_space, tuned_pipeline,
+                                         default_search_space, tune_decoders, tuned_pipeline,
                                          velocity_r2_scorer)
 
 FITTED: list[set] = []  # the trials every SpyGenerator was fitted on
@@ -133,7 +134,8 @@ def test_smaller_ratios_use_balanced_nested_subsets_of_the_synthetic_trials(reac
     train, _ = reach
     pipe = tuned_pipeline(RidgeDecoder(), SyntheticAugmenter(PSTHPoissonGenerator(), bin_ms=10))
     n = train.n_trials
-    X_syn, y_syn = pipe._synthetic(train.spikes, train.behavior, None, n, 2.5, seed=0)
+    pools, _ = _synthetic_pools(pipe.augmenter, train.spikes, train.behavior, None, 2.5, [None], seed=0)
+    X_syn, y_syn = pools[None]
     assert len(X_syn) == 3 * n
     # Conditions "match": every round of n synthetic trials uses each training trajectory once.
     for start in (0, n):
@@ -157,6 +159,37 @@ def test_search_results_are_reproducible_and_shaped_like_grid_search(reach):
     assert {"split0_test_score", "split2_test_score", "std_test_score"} <= set(res)
     best = res["params"][int(np.argmin(res["rank_test_score"]))]
     assert best == a.best_params_
+
+
+def test_decoders_tuned_together_match_decoders_tuned_alone_with_fewer_generator_fits(reach):
+    train, test = reach
+    decoders = {"ridge": RidgeDecoder(lags=2), "kalman": KalmanFilterDecoder()}
+    grids = {"ridge": {"alpha": [1.0, 100.0]}, "kalman": {"sqrt_counts": [False, True]}}
+    aug = SyntheticAugmenter(SpyGenerator(), bin_ms=10)
+    FITTED.clear()
+    together = tune_decoders(decoders, aug, train.spikes, train.behavior, param_grids=grids,
+                             ratios=(0, 1), cv=3, random_state=4)
+    n_together = len(FITTED)
+    for name, dec in decoders.items():
+        alone = tuned_pipeline(dec, aug, param_grid=grids[name], ratios=(0, 1), cv=3,
+                               random_state=4).fit(train.spikes, train.behavior)
+        assert together[name].best_params_ == alone.best_params_
+        np.testing.assert_allclose(together[name].predict(test.spikes),
+                                   alone.predict(test.spikes))
+    assert n_together <= 3 + 1 and len(FITTED) - n_together >= 2 * 3   # 3 inner folds
+
+
+def test_guidance_scales_are_searched_for_ratios_above_zero(reach):
+    train, _ = reach
+    pipe = tuned_pipeline(RidgeDecoder(lags=2), SyntheticAugmenter(PSTHPoissonGenerator(),
+                                                                   bin_ms=10),
+                          param_grid={"alpha": [10.0]}, ratios=(0, 1), guidance_scales=(1, 2),
+                          cv=2, random_state=0).fit(train.spikes, train.behavior)
+    params = pipe.cv_results_["params"]
+    assert params == [{"ratio": 0.0, "guidance_scale": None, "alpha": 10.0},
+                      {"ratio": 1.0, "guidance_scale": 1.0, "alpha": 10.0},
+                      {"ratio": 1.0, "guidance_scale": 2.0, "alpha": 10.0}]
+    assert "guidance_scale" in pipe.best_params_
 
 
 def test_the_gru_search_space_trains_and_reaches_the_decoder(reach):

@@ -26,7 +26,7 @@ from eag_augment._validation import HasMethods, positive_int
 from eag_augment.decoders._base import check_trials
 from eag_augment.metrics import velocity_r2
 
-__all__ = ["TunedPipeline", "default_search_space", "tuned_pipeline"]
+__all__ = ["TunedPipeline", "default_search_space", "tune_decoders", "tuned_pipeline"]
 
 log = logging.getLogger(__name__)
 
@@ -91,23 +91,216 @@ def _fit_decoders(decoder, settings: list[dict], seed: int, X, y, is_synthetic) 
     return fitted
 
 
+# ----------------------------------------------------------------------- candidates
+def _decoder_settings(decoder, param_grid, n_iter: int | None, random_state) -> list[dict]:
+    """The decoder settings to score: the grid, or ``n_iter`` of them drawn at random."""
+    grid = param_grid if param_grid is not None else default_search_space(decoder)
+    try:
+        settings = list(ParameterGrid(grid))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"param_grid must be a dict of lists (or a list of such dicts), "
+                         f"as for GridSearchCV: {err}") from err
+    valid = decoder.get_params(deep=True)
+    for setting in settings:
+        unknown = sorted(set(setting) - set(valid))
+        if unknown:
+            raise ValueError(f"param_grid names {unknown}, which {type(decoder).__name__} "
+                             f"does not take; its parameters: {sorted(valid)}")
+    if n_iter is not None and n_iter < len(settings):
+        rng = check_random_state(random_state)
+        keep = np.sort(rng.choice(len(settings), n_iter, replace=False))
+        settings = [settings[i] for i in keep]
+    return settings
+
+
+def _augmentations(augmenter, ratios, guidance_scales) -> list[tuple[float, float | None]]:
+    """(ratio, guidance scale) pairs to score, ratio 0 first (it wins ties)."""
+    if augmenter is None:
+        return [(0.0, None)]
+    ratios = np.asarray(ratios, dtype=float).ravel()
+    if ratios.size == 0 or not np.all(np.isfinite(ratios)) or np.any(ratios < 0):
+        raise ValueError(f"ratios must be finite numbers >= 0, got {ratios.tolist()!r}")
+    if getattr(augmenter, "prefit", False):
+        raise ValueError("the augmenter's generator is prefit, so it is not refit per inner "
+                         "fold and its trials may come from the validation trials: use "
+                         "prefit=False")
+    scales = [None]
+    if guidance_scales is not None:
+        scales = np.asarray(guidance_scales, dtype=float).ravel()
+        if scales.size == 0 or not np.all(np.isfinite(scales)) or np.any(scales < 0):
+            raise ValueError(f"guidance_scales must be finite numbers >= 0, got "
+                             f"{scales.tolist()!r}")
+        scales = sorted({float(g) for g in scales})
+    ratios = sorted({float(r) for r in ratios})
+    if ratios[0] != 0:
+        log.warning("ratios %s leave out 0: the search cannot choose not to augment", ratios)
+    return [(r, None if r == 0 else g) for r in ratios for g in (scales if r > 0 else [None])]
+
+
+# -------------------------------------------------------------------------- the core
+def _synthetic_pools(augmenter, X, y, angles, ratio: float, scales: list, seed: int):
+    """Synthetic (X, y) per guidance scale, ``ceil(ratio)`` rounds of len(X) trials each, from
+    one generator fitted on (X, y); rounds are permuted inside, so prefixes stay balanced.
+
+    Returns ({scale: (X_syn, y_syn)}, the fitted augmenter of the first scale).
+    """
+    n = len(X)
+    kwargs = {} if angles is None else {"angles": angles}
+    rounds = max(1, math.ceil(ratio))
+    pools, first = {}, None
+    for scale in scales:
+        if first is None:
+            aug = clone(augmenter).set_params(ratio=rounds, n_synthetic=None, random_state=seed)
+            if scale is not None:
+                aug.set_params(guidance_scale=scale)
+            first = aug
+        else:
+            # The same fitted generator, sampled with the same seed at another scale.
+            aug = clone(first).set_params(generator=first.generator_, prefit=True,
+                                          guidance_scale=scale)
+        X_aug, y_aug = aug.fit_resample(X, y, **kwargs)
+        X_syn, y_syn = np.asarray(X_aug)[n:], np.asarray(y_aug)[n:]
+        rng = np.random.RandomState(seed)
+        order = np.concatenate([start + rng.permutation(min(n, len(X_syn) - start))
+                                for start in range(0, len(X_syn), n)])
+        pools[scale] = (X_syn[order], y_syn[order])
+    return pools, first
+
+
+def _with_synthetic(X, y, pools, ratio: float, scale):
+    """(X, y, is_synthetic) of the real trials plus the first ratio * len(X) synthetic ones."""
+    n_syn = int(round(ratio * len(X)))
+    if n_syn == 0:
+        return X, y, np.zeros(len(X), dtype=bool)
+    X_syn, y_syn = pools[scale]
+    return (np.concatenate([X, X_syn[:n_syn]]), np.concatenate([y, y_syn[:n_syn]]),
+            np.arange(len(X) + n_syn) >= len(X))
+
+
+def _score_fold(k: int, train, val, X, y, angles, augmenter, augmentations, searches, seed,
+                say) -> dict[str, np.ndarray]:
+    """Validation R^2 (augmentations, settings) of every decoder on one inner fold."""
+    start = time.perf_counter()
+    X_tr, y_tr = X[train], y[train]
+    pools = {}
+    if augmentations[-1][0] > 0:
+        scales = list(dict.fromkeys(g for r, g in augmentations if r > 0))
+        pools, _ = _synthetic_pools(augmenter, X_tr, y_tr,
+                                    None if angles is None else angles[train],
+                                    augmentations[-1][0], scales, seed + k)
+    scores = {name: np.empty((len(augmentations), len(settings)))
+              for name, (_, settings) in searches.items()}
+    for i, (ratio, scale) in enumerate(augmentations):
+        X_fit, y_fit, mask = _with_synthetic(X_tr, y_tr, pools, ratio, scale)
+        for name, (decoder, settings) in searches.items():
+            for j, est in enumerate(_fit_decoders(decoder, settings, seed, X_fit, y_fit, mask)):
+                scores[name][i, j] = velocity_r2(y[val], est.predict(X[val]))
+    say("fold %d: %d augmentation settings x %s scored in %.1f s", k + 1, len(augmentations),
+        " + ".join(f"{len(s)} {type(d).__name__} settings" for d, s in searches.values()),
+        time.perf_counter() - start)
+    return scores
+
+
+def _tune(searches: dict, augmenter, augmentations, X, y, angles, splits, seed: int,
+          n_jobs, say) -> dict[str, dict]:
+    """Search every decoder of ``searches`` (name -> (decoder, settings)) on the same folds and
+    synthetic trials, then refit each one's best candidate on all of X.
+
+    Returns name -> fitted attributes of a :class:`TunedPipeline`.
+    """
+    folds = joblib.Parallel(n_jobs=n_jobs)(
+        joblib.delayed(_score_fold)(k, tr, va, X, y, angles, augmenter, augmentations,
+                                    searches, seed, say)
+        for k, (tr, va) in enumerate(splits))
+    chosen = {}
+    for name, (_, settings) in searches.items():
+        scores = np.stack([fold[name] for fold in folds])   # (folds, augmentations, settings)
+        mean = scores.mean(axis=0)
+        # Flattened augmentation-major, so the first maximum is at the smallest ratio.
+        a, s = np.unravel_index(int(np.argmax(mean.ravel())), mean.shape)
+        chosen[name] = (a, s, float(mean[a, s]), scores)
+
+    start = time.perf_counter()
+    best_augmentations = {augmentations[a] for a, *_ in chosen.values() if augmentations[a][0]}
+    pools, fitted_aug = {}, None
+    if best_augmentations:
+        scales = list(dict.fromkeys(g for _, g in best_augmentations))
+        pools, fitted_aug = _synthetic_pools(augmenter, X, y, angles, augmentations[-1][0],
+                                             scales, seed + len(splits))
+    pool_s = time.perf_counter() - start
+    results = {}
+    for name, (decoder, settings) in searches.items():
+        a, s, best_score, scores = chosen[name]
+        ratio, scale = augmentations[a]
+        t = time.perf_counter()
+        X_fit, y_fit, mask = _with_synthetic(X, y, pools, ratio, scale)
+        best = _fit_decoders(decoder, [settings[s]], seed, X_fit, y_fit, mask)[0]
+        params = {"ratio": ratio}
+        if len({g for _, g in augmentations if g is not None}) > 0:
+            params["guidance_scale"] = scale
+        results[name] = {
+            "best_params_": {**params, **settings[s]}, "best_score_": best_score,
+            "cv_results_": _results(scores, augmentations, settings),
+            "best_estimator_": best, "augmenter_": fitted_aug if ratio > 0 else None,
+            "n_synthetic_": int(mask.sum()),
+            "refit_time_": time.perf_counter() - t + (pool_s if ratio > 0 else 0.0),
+        }
+        say("%s: chose %s (validation R^2 %.3f)", name, results[name]["best_params_"],
+            best_score)
+    return results
+
+
+def _results(scores: np.ndarray, augmentations, settings: list[dict]) -> dict:
+    """``cv_results_`` in GridSearchCV's layout from scores (folds, augmentations, settings)."""
+    n_folds = scores.shape[0]
+    flat = scores.reshape(n_folds, -1)
+    mean, std = flat.mean(axis=0), flat.std(axis=0)
+    order = np.argsort(-mean, kind="stable")
+    rank = np.empty(len(mean), dtype=int)
+    rank[order] = np.arange(1, len(mean) + 1)
+    guided = any(g is not None for _, g in augmentations)
+    params = []
+    for ratio, scale in augmentations:
+        extra = {"guidance_scale": scale} if guided else {}
+        params.extend({"ratio": ratio, **extra, **s} for s in settings)
+    results = {"params": params,
+               "ratio": np.repeat([r for r, _ in augmentations], len(settings)),
+               "mean_test_score": mean, "std_test_score": std, "rank_test_score": rank}
+    for k in range(n_folds):
+        results[f"split{k}_test_score"] = flat[k]
+    return results
+
+
+def _check_xy(X, y, angles):
+    X = check_trials(X, "X", "(trials, bins, neurons)")
+    y = check_trials(y, "y", "(trials, bins, dims)")
+    if y.shape[:2] != X.shape[:2]:
+        raise ValueError(f"y must have shape ({X.shape[0]}, {X.shape[1]}, dims) to match X "
+                         f"{X.shape}, got {y.shape}")
+    if angles is not None:
+        angles = np.asarray(angles, dtype=float)
+        if angles.shape != (len(X),):
+            raise ValueError(f"angles must have shape ({len(X)},), got {angles.shape}")
+    return X, y, angles
+
+
 class TunedPipeline(RegressorMixin, BaseEstimator):
     """A trial-tensor decoder tuned by inner cross-validation, optionally with augmentation.
 
-    ``fit(X, y)`` scores every candidate (augmentation ratio x decoder hyperparameters) by
-    velocity R^2 on the validation folds of ``cv`` (real trials only), keeps the best, and
-    refits it on all of X: with a generator fitted on all of X when the chosen ratio is above
-    0, and the decoder alone otherwise. Without an augmenter the search is over the decoder's
-    hyperparameters only: the tuned baseline.
+    ``fit(X, y)`` scores every candidate (augmentation ratio [x guidance scale] x decoder
+    hyperparameters) by velocity R^2 on the validation folds of ``cv`` (real trials only),
+    keeps the best, and refits it on all of X: with a generator fitted on all of X when the
+    chosen ratio is above 0, and the decoder alone otherwise. Without an augmenter the search
+    is over the decoder's hyperparameters only: the tuned baseline.
 
     Leakage: the generator is refit inside every inner fold on that fold's training trials
     (``n_splits + 1`` generator fits in all), so no synthetic trial used to score a
     candidate comes from a generator that saw the trials it is scored on. A single held-out
     split would cost two fits; it is available as ``cv=[(train_idx, val_idx)]`` or any
     one-split splitter, at the price of a noisier choice. The synthetic trials of the
-    largest ratio are generated once per fold; smaller ratios use nested subsets of them
-    (whole rounds of one synthetic trial per training trial, then a random part of the
-    next round), so ratios are compared on the same draws.
+    largest ratio are generated once per fold (and guidance scale); smaller ratios use nested
+    subsets of them (whole rounds of one synthetic trial per training trial, then a random
+    part of the next round), so ratios are compared on the same draws.
 
     Ties go to the smaller ratio, so a generator whose trials do not help leaves the
     pipeline at ratio 0, where it is the tuned baseline.
@@ -117,13 +310,17 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
     decoder : estimator
         A trial-tensor decoder (``fit(X, y[, is_synthetic])``, ``predict``); cloned.
     augmenter : SyntheticAugmenter, optional
-        Its generator, condition and guidance settings are used; its ``ratio`` and
-        ``n_synthetic`` are set by the search. None: no augmentation (the tuned baseline).
+        Its generator, condition and conditions are used; its ``ratio``, ``n_synthetic``
+        (and ``guidance_scale`` when ``guidance_scales`` is given) are set by the search.
+        None: no augmentation (the tuned baseline).
     param_grid : dict of lists, or list of such dicts, optional
         Decoder hyperparameters to search (unprefixed names, as for ``GridSearchCV`` on
         the decoder). None: :func:`default_search_space`.
     ratios : sequence of float, default=(0, 1, 2, 4)
         Synthetic trials per real trial to search (with an augmenter; keep 0 in it).
+    guidance_scales : sequence of float, optional
+        Classifier-free guidance scales to search (e.g. (1, 1.5, 2, 3)); each is sampled
+        from the same fitted generator with the same seed. None: the augmenter's own.
     cv : int, splitter or iterable of (train, val) index pairs, default=5
         Inner folds over the trials of X; an int is unshuffled ``KFold`` (whole trials).
         For windows of one continuous recording use
@@ -142,7 +339,8 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
     Attributes
     ----------
     best_params_ : dict
-        ``{"ratio": r, **decoder_params}`` of the chosen candidate.
+        ``{"ratio": r, **decoder_params}`` of the chosen candidate (and ``guidance_scale``
+        when scales are searched; None at ratio 0).
     best_score_ : float
         Its mean validation R^2.
     cv_results_ : dict of arrays
@@ -151,11 +349,15 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
     best_estimator_ : decoder
         The chosen decoder refitted on X (plus synthetic trials when the ratio is above 0).
     augmenter_ : SyntheticAugmenter or None
-        The augmenter of the refit (None at ratio 0).
+        The augmenter whose generator made the refit's synthetic trials (None at ratio 0).
     n_synthetic_ : int
         Synthetic trials in the refit.
     refit_time_ : float
-        Seconds of the refit.
+        Seconds of the refit (generator fit and sampling included).
+
+    See Also
+    --------
+    tune_decoders : several decoders tuned on the same folds and the same generator fits.
     """
 
     _parameter_constraints: dict = {
@@ -163,6 +365,7 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
         "augmenter": [HasMethods(["fit_resample"]), None],
         "param_grid": [dict, list, None],
         "ratios": ["array-like"],
+        "guidance_scales": ["array-like", None],
         "cv": ["cv_object"],
         "n_iter": [positive_int, None],
         "n_jobs": [numbers.Integral, None],
@@ -170,13 +373,14 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, decoder, augmenter=None, *, param_grid=None, ratios=(0, 1, 2, 4), cv=5,
-                 n_iter: int | None = None, n_jobs: int | None = None, random_state=None,
-                 verbose: int = 0) -> None:
+    def __init__(self, decoder, augmenter=None, *, param_grid=None, ratios=(0, 1, 2, 4),
+                 guidance_scales=None, cv=5, n_iter: int | None = None,
+                 n_jobs: int | None = None, random_state=None, verbose: int = 0) -> None:
         self.decoder = decoder
         self.augmenter = augmenter
         self.param_grid = param_grid
         self.ratios = ratios
+        self.guidance_scales = guidance_scales
         self.cv = cv
         self.n_iter = n_iter
         self.n_jobs = n_jobs
@@ -191,80 +395,6 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         tags.non_deterministic = self.random_state is None
         return tags
-
-    # ---------------------------------------------------------------- checks
-    def _candidates(self, rng: np.random.RandomState) -> tuple[list[float], list[dict]]:
-        """(ratios, decoder settings) to score, validated before any fit."""
-        ratios = [0.0]
-        if self.augmenter is not None:
-            ratios = np.asarray(self.ratios, dtype=float).ravel()
-            if ratios.size == 0 or not np.all(np.isfinite(ratios)) or np.any(ratios < 0):
-                raise ValueError(f"ratios must be finite numbers >= 0, got {self.ratios!r}")
-            ratios = sorted({float(r) for r in ratios})
-            if getattr(self.augmenter, "prefit", False):
-                raise ValueError("the augmenter's generator is prefit, so it is not refit per "
-                                 "inner fold and its trials may come from the validation "
-                                 "trials: use prefit=False")
-            if ratios[0] != 0:
-                log.warning("ratios %s leave out 0: the search cannot choose not to augment",
-                            ratios)
-        grid = self.param_grid if self.param_grid is not None else \
-            default_search_space(self.decoder)
-        try:
-            settings = list(ParameterGrid(grid))
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"param_grid must be a dict of lists (or a list of such dicts), "
-                             f"as for GridSearchCV: {err}") from err
-        valid = self.decoder.get_params(deep=True)
-        for setting in settings:
-            unknown = sorted(set(setting) - set(valid))
-            if unknown:
-                raise ValueError(f"param_grid names {unknown}, which "
-                                 f"{type(self.decoder).__name__} does not take; its "
-                                 f"parameters: {sorted(valid)}")
-        if self.n_iter is not None and self.n_iter < len(settings):
-            keep = np.sort(rng.choice(len(settings), self.n_iter, replace=False))
-            settings = [settings[i] for i in keep]
-        return ratios, settings
-
-    def _synthetic(self, X, y, angles, n_real: int, ratio: float, seed: int):
-        """Synthetic (X, y) for ``ratio`` x ``n_real`` trials from an augmenter fitted on (X, y),
-        ordered in rounds of ``n_real`` permuted within each round (prefixes stay balanced)."""
-        rounds = math.ceil(ratio)
-        aug = clone(self.augmenter).set_params(ratio=rounds, n_synthetic=None, random_state=seed)
-        kwargs = {} if angles is None else {"angles": angles}
-        X_aug, y_aug = aug.fit_resample(X, y, **kwargs)
-        X_syn, y_syn = np.asarray(X_aug)[n_real:], np.asarray(y_aug)[n_real:]
-        rng = np.random.RandomState(seed)
-        order = np.concatenate([start + rng.permutation(min(n_real, len(X_syn) - start))
-                                for start in range(0, len(X_syn), n_real)])
-        return X_syn[order], y_syn[order]
-
-    # ------------------------------------------------------------------ fit
-    def _score_fold(self, k: int, train, val, X, y, angles, ratios, settings, seed: int):
-        """Validation R^2 (ratios, settings) of one fold."""
-        start = time.perf_counter()
-        X_tr, y_tr = X[train], y[train]
-        n = len(train)
-        X_syn = y_syn = None
-        if ratios[-1] > 0:
-            X_syn, y_syn = self._synthetic(X_tr, y_tr, None if angles is None else angles[train],
-                                           n, ratios[-1], seed + k)
-        scores = np.empty((len(ratios), len(settings)))
-        for i, ratio in enumerate(ratios):
-            n_syn = int(round(ratio * n))
-            X_fit = X_tr if n_syn == 0 else np.concatenate([X_tr, X_syn[:n_syn]])
-            y_fit = y_tr if n_syn == 0 else np.concatenate([y_tr, y_syn[:n_syn]])
-            mask = np.arange(n + n_syn) >= n
-            for j, est in enumerate(_fit_decoders(self.decoder, settings, seed, X_fit, y_fit,
-                                                  mask)):
-                scores[i, j] = velocity_r2(y[val], est.predict(X[val]))
-        self._say("fold %d: %d ratios x %d settings scored in %.1f s", k + 1, len(ratios),
-                  len(settings), time.perf_counter() - start)
-        return scores
-
-    def _say(self, message: str, *args) -> None:
-        (log.info if self.verbose else log.debug)(message, *args)
 
     def fit(self, X, y, *, angles=None) -> TunedPipeline:
         """Search on (X, y) by inner cross-validation, then refit the best candidate on all of it.
@@ -282,69 +412,9 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
         -------
         self
         """
-        self._validate_params()
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(2**31 - 1 - 1000))
-        ratios, settings = self._candidates(rng)
-        X = check_trials(X, "X", "(trials, bins, neurons)")
-        y = check_trials(y, "y", "(trials, bins, dims)")
-        if y.shape[:2] != X.shape[:2]:
-            raise ValueError(f"y must have shape ({X.shape[0]}, {X.shape[1]}, dims) to match X "
-                             f"{X.shape}, got {y.shape}")
-        if angles is not None:
-            angles = np.asarray(angles, dtype=float)
-            if angles.shape != (len(X),):
-                raise ValueError(f"angles must have shape ({len(X)},), got {angles.shape}")
-        splits = list(check_cv(self.cv).split(X, y))
-        self._say("%s: %d folds x %d ratios x %d decoder settings", type(self.decoder).__name__,
-                  len(splits), len(ratios), len(settings))
-        folds = joblib.Parallel(n_jobs=self.n_jobs)(
-            joblib.delayed(self._score_fold)(k, tr, va, X, y, angles, ratios, settings, seed)
-            for k, (tr, va) in enumerate(splits))
-        scores = np.stack(folds)                       # (folds, ratios, settings)
-        mean = scores.mean(axis=0)
-        # Flattened ratio-major, so the first maximum is at the smallest ratio.
-        best = int(np.argmax(mean.ravel()))
-        best_ratio, best_setting = np.unravel_index(best, mean.shape)
-        self.best_params_ = {"ratio": ratios[best_ratio], **settings[best_setting]}
-        self.best_score_ = float(mean[best_ratio, best_setting])
-        self.cv_results_ = self._results(scores, ratios, settings)
-
-        start = time.perf_counter()
-        n_syn, X_fit, y_fit, self.augmenter_ = 0, X, y, None
-        if ratios[best_ratio] > 0:
-            self.augmenter_ = clone(self.augmenter).set_params(
-                ratio=ratios[best_ratio], n_synthetic=None, random_state=seed + len(splits))
-            X_fit, y_fit = self.augmenter_.fit_resample(
-                X, y, **({} if angles is None else {"angles": angles}))
-            X_fit = np.asarray(X_fit)
-            n_syn = len(X_fit) - len(X)
-        self.best_estimator_ = _fit_decoders(self.decoder, [settings[best_setting]], seed, X_fit,
-                                             y_fit, np.arange(len(X_fit)) >= len(X))[0]
-        self.n_synthetic_ = n_syn
-        self.refit_time_ = time.perf_counter() - start
-        self._say("chose %s (validation R^2 %.3f); refit with %d synthetic trials in %.1f s",
-                  self.best_params_, self.best_score_, n_syn, self.refit_time_)
+        _fit_pipelines({type(self.decoder).__name__: self}, X, y, angles)
         return self
 
-    @staticmethod
-    def _results(scores: np.ndarray, ratios: list[float], settings: list[dict]) -> dict:
-        n_folds = scores.shape[0]
-        flat = scores.reshape(n_folds, -1)
-        mean, std = flat.mean(axis=0), flat.std(axis=0)
-        order = np.argsort(-mean, kind="stable")
-        rank = np.empty(len(mean), dtype=int)
-        rank[order] = np.arange(1, len(mean) + 1)
-        results = {
-            "params": [{"ratio": r, **s} for r in ratios for s in settings],
-            "ratio": np.repeat(ratios, len(settings)),
-            "mean_test_score": mean, "std_test_score": std, "rank_test_score": rank,
-        }
-        for k in range(n_folds):
-            results[f"split{k}_test_score"] = flat[k]
-        return results
-
-    # -------------------------------------------------------------- predict
     def predict(self, X) -> np.ndarray:
         """Velocity (trials, bins, dims) predicted by the refitted decoder."""
         check_is_fitted(self)
@@ -355,8 +425,66 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
         return velocity_r2(y, self.predict(X), sample_weight)
 
 
-def tuned_pipeline(decoder, augmenter=None, *, param_grid=None, ratios=(0, 1, 2, 4), cv=5,
-                   n_iter: int | None = None, n_jobs: int | None = None, random_state=None,
+def _fit_pipelines(pipes: dict[str, TunedPipeline], X, y, angles) -> None:
+    """Fit TunedPipelines that differ only in decoder and param_grid, sharing folds and
+    generator fits; every check runs before the first fit."""
+    first = next(iter(pipes.values()))
+    for pipe in pipes.values():
+        pipe._validate_params()
+    augmentations = _augmentations(first.augmenter, first.ratios, first.guidance_scales)
+    searches = {name: (pipe.decoder, _decoder_settings(pipe.decoder, pipe.param_grid,
+                                                        pipe.n_iter, pipe.random_state))
+                for name, pipe in pipes.items()}
+    X, y, angles = _check_xy(X, y, angles)
+    splits = list(check_cv(first.cv).split(X, y))
+    say = log.info if first.verbose else log.debug
+    say("tuning %s: %d folds x %d augmentation settings", ", ".join(searches), len(splits),
+        len(augmentations))
+    seed = int(check_random_state(first.random_state).randint(2**31 - 1 - 1000))
+    results = _tune(searches, first.augmenter, augmentations, X, y, angles, splits, seed,
+                    first.n_jobs, say)
+    for name, pipe in pipes.items():
+        pipe.__dict__.update(results[name])
+
+
+def tune_decoders(decoders: dict, augmenter, X, y, *, angles=None, param_grids=None,
+                  ratios=(0, 1, 2, 4), guidance_scales=None, cv=5, n_iter=None, n_jobs=None,
+                  random_state=None, verbose: int = 0) -> dict[str, TunedPipeline]:
+    """Tune several decoders on the same inner folds and the same synthetic trials.
+
+    What ``TunedPipeline(decoder, augmenter, ...).fit(X, y)`` does for one decoder, for each
+    decoder of ``decoders`` (name -> decoder), with the generator fitted once per inner fold
+    (and once for the refit) for all of them. With an int ``random_state`` every result is
+    the one a separate :class:`TunedPipeline` with that ``random_state`` gives.
+
+    Parameters
+    ----------
+    decoders : dict of name -> decoder
+    augmenter, X, y, angles, ratios, guidance_scales, cv, n_iter, n_jobs, random_state,
+    verbose
+        As for :class:`TunedPipeline`.
+    param_grids : dict of name -> param_grid, optional
+        Missing names (or None) get :func:`default_search_space`.
+
+    Returns
+    -------
+    dict of name -> fitted TunedPipeline
+    """
+    if not isinstance(decoders, dict) or not decoders:
+        raise TypeError("decoders must be a non-empty dict: name -> decoder")
+    param_grids = param_grids or {}
+    pipes = {name: TunedPipeline(dec, augmenter, param_grid=param_grids.get(name),
+                                 ratios=ratios, guidance_scales=guidance_scales, cv=cv,
+                                 n_iter=n_iter, n_jobs=n_jobs, random_state=random_state,
+                                 verbose=verbose)
+             for name, dec in decoders.items()}
+    _fit_pipelines(pipes, X, y, angles)
+    return pipes
+
+
+def tuned_pipeline(decoder, augmenter=None, *, param_grid=None, ratios=(0, 1, 2, 4),
+                   guidance_scales=None, cv=5, n_iter: int | None = None,
+                   n_jobs: int | None = None, random_state=None,
                    verbose: int = 0) -> TunedPipeline:
     """The fair comparison in one estimator: ``decoder`` tuned by inner CV, with or without
     ``augmenter`` (its ratio searched, 0 included).
@@ -377,6 +505,6 @@ def tuned_pipeline(decoder, augmenter=None, *, param_grid=None, ratios=(0, 1, 2,
     >>> baseline.fit(trials.spikes, trials.behavior).best_params_  # doctest: +SKIP
     {'ratio': 0.0, 'alpha': 10.0}
     """
-    return TunedPipeline(decoder, augmenter, param_grid=param_grid, ratios=ratios, cv=cv,
-                         n_iter=n_iter, n_jobs=n_jobs, random_state=random_state,
-                         verbose=verbose)
+    return TunedPipeline(decoder, augmenter, param_grid=param_grid, ratios=ratios,
+                         guidance_scales=guidance_scales, cv=cv, n_iter=n_iter, n_jobs=n_jobs,
+                         random_state=random_state, verbose=verbose)
