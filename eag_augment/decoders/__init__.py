@@ -11,6 +11,8 @@ prediction and trials never share history.
 - :class:`WienerFilterDecoder`: the unregularised least-squares linear filter.
 - :class:`KalmanFilterDecoder`: velocity state, spike observations (Wu et al. 2003).
 - :class:`GRUDecoder`: causal recurrent network in torch, with early stopping on real trials.
+- :class:`SklearnDecoder`: any scikit-learn regressor (SVR, gradient boosting, ...) on the
+  lagged spike counts, as Neural_Decoding offers them.
 
 They follow scikit-learn's conventions (cloneable, picklable, ``random_state``) and work
 under ``GridSearchCV`` / ``cross_val_score``, whose folds are whole trials.
@@ -33,11 +35,13 @@ check_regressor_multioutput, check_regressors_int, check_regressors_no_decision_
 check_regressors_train. The test suite checks the same properties on 3-D data.
 """
 
+from eag_augment.decoders.adapter import SklearnDecoder
 from eag_augment.decoders.kalman import KalmanFilterDecoder
 from eag_augment.decoders.ridge import RidgeDecoder
 from eag_augment.decoders.wiener import WienerFilterDecoder
 
-__all__ = ["RidgeDecoder", "WienerFilterDecoder", "GRUDecoder", "KalmanFilterDecoder"]
+__all__ = ["RidgeDecoder", "WienerFilterDecoder", "GRUDecoder", "KalmanFilterDecoder",
+           "SklearnDecoder"]
 
 
 def __getattr__(name: str):
