@@ -9,7 +9,7 @@ import numpy as np
 from eag_augment.pipelines.spec import SpecError
 from eag_augment.trials import TrialSet, wrap_angle
 
-__all__ = ["load_dataset", "split_dataset", "training_subset"]
+__all__ = ["fold_split", "load_dataset", "split_dataset", "training_subset"]
 
 _NOT_LOADER_ARGS = ("kind", "path", "via_nwb", "rebin_ms")
 
@@ -47,7 +47,7 @@ def load_dataset(config: dict, workdir: Path) -> tuple[TrialSet, object | None]:
     else:
         trials = TrialSet.load(path)
     if config.get("via_nwb"):
-        trials = load_nwb(save_nwb(trials, workdir / "dataset.nwb"))
+        trials = load_nwb(save_nwb(trials, workdir / "dataset.nwb", overwrite=True))
     if "rebin_ms" in config:
         trials = trials.rebin(config["rebin_ms"])
         if simulator is not None:
@@ -94,6 +94,13 @@ def split_dataset(trials: TrialSet, config: dict) -> tuple[TrialSet, dict[str, T
                                              stratify=config.get("stratify"))
     else:
         pool, test = trials.time_split(config["test_fraction"])
+    return _hold_out_directions(pool, test, config)
+
+
+def _hold_out_directions(pool: TrialSet, test: TrialSet, config: dict
+                         ) -> tuple[TrialSet, dict[str, TrialSet]]:
+    """(pool, {"test": test}), or with ``holdout_angles_deg`` the pool without those
+    directions and the test trials split into ``heldout`` and ``seen``."""
     if "holdout_angles_deg" not in config:
         return pool, {"test": test}
     held = np.radians(np.atleast_1d(np.asarray(config["holdout_angles_deg"], dtype=float)))
@@ -112,6 +119,41 @@ def split_dataset(trials: TrialSet, config: dict) -> tuple[TrialSet, dict[str, T
     return pool[~pool_near], {"heldout": test[test_near], "seen": test[~test_near]}
 
 
+def _time_order(trials: TrialSet) -> np.ndarray:
+    if "start_ms" in trials.conditions:
+        return np.argsort(trials.conditions["start_ms"].to_numpy(), kind="stable")
+    return np.arange(trials.n_trials)
+
+
+def fold_split(trials: TrialSet, config: dict, fold: int
+               ) -> tuple[TrialSet, dict[str, TrialSet]]:
+    """(training pool, {test set name: TrialSet}) of one outer fold.
+
+    ``kind = "blocked"``: the trials, in time order (``start_ms`` when present), are cut into
+    ``n_folds`` contiguous blocks; fold ``k`` tests on block ``k`` and its pool is the other
+    trials in time order starting right after the test block and wrapping round to the
+    start, without the ``gap`` trials on each side of the test block. The leading part of
+    that pool (:func:`training_subset` with ``mode="leading"``) is the training segment: up to
+    one block long, the segments of different folds do not overlap. Other kinds: the one
+    split of :func:`split_dataset`, whatever the fold.
+    """
+    if config["kind"] != "blocked":
+        return split_dataset(trials, config)
+    n_folds, gap = config["n_folds"], config["gap"]
+    order = _time_order(trials)
+    blocks = np.array_split(np.arange(trials.n_trials), n_folds)
+    if not 0 <= fold < n_folds:
+        raise SpecError(f"split kind 'blocked' has n_folds = {n_folds}: fold {fold} does not "
+                        f"exist (the sweep's seeds are the folds: use seeds <= {n_folds})")
+    test = blocks[fold]
+    after = np.roll(np.arange(trials.n_trials), -(test[-1] + 1))   # starts after the block
+    keep = after[gap:len(after) - len(test) - gap]
+    if keep.size == 0:
+        raise SpecError(f"split kind 'blocked': n_folds = {n_folds} and gap = {gap} leave no "
+                        f"training trial of {trials.n_trials}")
+    return _hold_out_directions(trials[order[keep]], trials[order[test]], config)
+
+
 def training_subset(pool: TrialSet, fraction: float, seed: int, mode: str = "random"
                     ) -> TrialSet:
     """``round(fraction * len(pool))`` trials (at least 2) of the pool, drawn by ``seed``.
@@ -119,16 +161,19 @@ def training_subset(pool: TrialSet, fraction: float, seed: int, mode: str = "ran
     ``mode="random"``: a random subset, balanced across the ``condition`` column when there
     is one (conditions take turns, so each gets its share +-1); ``"contiguous"``: a block of
     consecutive trials (by ``start_ms`` when present) at a random offset, for windows of a
-    continuous recording. Trials keep their order in the pool.
+    continuous recording; ``"leading"``: the first trials of the pool in its order (the
+    training segment of a blocked fold, see :func:`fold_split`). Trials keep their order in
+    the pool.
     """
     n_pool = pool.n_trials
     n = min(n_pool, max(2, int(round(fraction * n_pool))))
     if n == n_pool:
         return pool
+    if mode == "leading":
+        return pool[:n]
     rng = np.random.default_rng([seed, 7])
     if mode == "contiguous":
-        order = (np.argsort(pool.conditions["start_ms"].to_numpy(), kind="stable")
-                 if "start_ms" in pool.conditions else np.arange(n_pool))
+        order = _time_order(pool)
         start = int(rng.integers(0, n_pool - n + 1))
         return pool[np.sort(order[start:start + n])]
     perm = rng.permutation(n_pool)

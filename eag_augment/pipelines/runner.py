@@ -14,7 +14,6 @@ import inspect
 import json
 import logging
 import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +23,17 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-import eag_augment
 from eag_augment.metrics import velocity_r2
-from eag_augment.pipelines.data import load_dataset, split_dataset, training_subset
+from eag_augment.model_selection import BlockedKFold
+from eag_augment.model_selection._search import _augmentations, _decoder_settings, _tune
+from eag_augment.pipelines.comparison import compare, comparison_markdown
+from eag_augment.pipelines.data import fold_split, load_dataset, training_subset
+from eag_augment.pipelines.environment import machine_info
 from eag_augment.pipelines.report import figure_trials, make_figures, markdown_table, summarize
 from eag_augment.pipelines.spec import RunSpec, load_spec
 from eag_augment.trials import TrialSet
 
-__all__ = ["Job", "RunResult", "run", "run_job", "parallel_backend"]
+__all__ = ["Job", "RunResult", "load_predictions", "run", "run_job", "parallel_backend"]
 
 log = logging.getLogger(__name__)
 _MAX_PLOTTED_SYNTHETIC = 200
@@ -60,6 +62,7 @@ class RunResult:
     output: Path
     files: list[Path]
     wall_s: float
+    comparison: pd.DataFrame | None = None
 
 
 # --------------------------------------------------------------------------- one job
@@ -90,67 +93,131 @@ def _seeded(estimator, seed: int, verbose: bool):
 
 
 def run_job(job: Job, pool: TrialSet, tests: dict[str, TrialSet], augmenter,
-            decoders: dict, *, subset: str = "random", torch_threads: int | None = None,
-            figure_decoder: str | None = None, n_trajectories: int = 16,
-            progress: bool = False) -> dict:
-    """Run one job: returns ``{"job", "rows", "artifacts"}`` (artifacts None unless asked).
+            decoders: dict, *, subset: str = "random", tuning: dict | None = None,
+            torch_threads: int | None = None, figure_decoder: str | None = None,
+            n_trajectories: int = 16, progress: bool = False) -> dict:
+    """Run one job: returns ``{"job", "rows", "predictions", "artifacts", "wall_s"}``.
 
-    Each row: train_fraction, seed, augmenter, decoder, test_set, r2 (velocity R^2 on the
-    test set), n_train_real, n_synthetic, and timings in s: augment_s (generator fit and
-    sampling), fit_s (decoder fit), score_s (prediction and R^2).
+    With ``tuning`` (a validated ``[tuning]`` table) every decoder is also tuned by inner
+    cross-validation (:func:`eag_augment.model_selection.tune_decoders`, the augmentation
+    ratio searched, 0 included; the "none" augmenter gives the tuned baselines), and the
+    fixed-setting pipelines reuse the generator of the tuned refit (one generator fit fewer).
+
+    Each row: train_fraction, seed, augmenter, decoder, mode ("fixed" or "tuned"), test_set,
+    r2 (velocity R^2 on the test set), n_train_real, n_synthetic, ratio, guidance_scale,
+    params (JSON of the tuned choice), and timings in s: augment_s (generator fits and
+    sampling, the whole search in tuned mode), fit_s (decoder fit), score_s.
+    ``predictions`` maps (decoder, mode, test set) -> predicted velocity (float32).
     """
     try:
         with _torch_threads(torch_threads):
-            return _run_job(job, pool, tests, augmenter, decoders, subset, figure_decoder,
-                            n_trajectories, progress)
+            return _run_job(job, pool, tests, augmenter, decoders, subset, tuning,
+                            figure_decoder, n_trajectories, progress)
     except Exception as err:
         err.add_note(f"in the job with {job.describe()}")
         raise
 
 
-def _run_job(job, pool, tests, augmenter, decoders, subset, figure_decoder, n_trajectories,
-             progress) -> dict:
+def _is_none(augmenter) -> bool:
+    """An augmenter that adds nothing: the baseline."""
+    params = augmenter.get_params(deep=False)
+    return params.get("generator") is None and params.get("ratio") == 0 \
+        and not params.get("n_synthetic")
+
+
+def _guidance_scales(augmenter, tuning: dict):
+    """The tuning's guidance scales, for generators that are guided (else None)."""
+    generator = augmenter.get_params(deep=False).get("generator")
+    if tuning["guidance_scales"] is None or generator is None \
+            or "guidance_scale" not in generator.get_params(deep=False) \
+            or augmenter.get_params(deep=False).get("condition") is None:
+        return None
+    return tuning["guidance_scales"]
+
+
+def _tuned(train: TrialSet, angles, augmenter, decoders: dict, tuning: dict, seed: int,
+           keep_generator: bool):
+    """(name -> fitted TunedPipeline attributes, the fitted augmenter or None, seconds)."""
+    augmenter = None if _is_none(augmenter) else augmenter
+    augmentations = _augmentations(augmenter, tuning["ratios"],
+                                   None if augmenter is None else _guidance_scales(augmenter,
+                                                                                   tuning))
+    searches = {name: (dec, _decoder_settings(dec, tuning["param_grids"][name],
+                                              tuning["n_iter"], seed))
+                for name, dec in decoders.items()}
+    cv = BlockedKFold(tuning["cv_folds"], gap=tuning["cv_gap"])
+    splits = list(cv.split(train.spikes))
+    start = time.perf_counter()
+    results, fitted = _tune(searches, augmenter, augmentations, train.spikes, train.behavior,
+                            angles, splits, seed, 1, log.debug, refit_generator=keep_generator)
+    return results, fitted, time.perf_counter() - start
+
+
+def _run_job(job, pool, tests, augmenter, decoders, subset, tuning, figure_decoder,
+             n_trajectories, progress) -> dict:
     start = time.perf_counter()
     train = training_subset(pool, job.train_fraction, job.seed, subset)
     aug = _seeded(augmenter, job.seed, progress)
-    kwargs = {}
+    angles = None
     if "angle" in train.conditions and "angles" in inspect.signature(aug.fit_resample).parameters:
-        kwargs["angles"] = train.conditions["angle"].to_numpy(dtype=float)
-    t = time.perf_counter()
-    X_aug, y_aug = aug.fit_resample(train.spikes, train.behavior, **kwargs)
-    augment_s = time.perf_counter() - t
-    first_test = next(iter(tests))
-    shown = (figure_trials(tests[first_test].angles, n_trajectories) if job.artifacts
-             else None)
-    rows, predicted = [], None
-    for name, proto in decoders.items():
-        # Decoders take seconds: the job's log line is progress enough, bars would be noise.
-        decoder = _seeded(proto, job.seed, False)
-        t = time.perf_counter()
-        decoder.fit(X_aug, y_aug)
-        fit_s = time.perf_counter() - t
+        angles = train.conditions["angle"].to_numpy(dtype=float)
+    common = {"train_fraction": job.train_fraction, "seed": job.seed,
+              "augmenter": job.augmenter, "n_train_real": train.n_trials}
+    rows, predictions = [], {}
+
+    def score(name: str, mode: str, decoder, extra: dict) -> None:
         for test_name, test in tests.items():
             t = time.perf_counter()
             pred = decoder.predict(test.spikes)
-            r2 = velocity_r2(test.behavior, pred)
-            rows.append({
-                "train_fraction": job.train_fraction, "seed": job.seed,
-                "augmenter": job.augmenter, "decoder": name, "test_set": test_name, "r2": r2,
-                "n_train_real": train.n_trials, "n_synthetic": len(X_aug) - train.n_trials,
-                "augment_s": augment_s, "fit_s": fit_s, "score_s": time.perf_counter() - t,
-            })
-            if shown is not None and name == figure_decoder and test_name == first_test:
-                predicted = pred[shown]
+            predictions[(name, mode, test_name)] = pred.astype(np.float32)
+            rows.append({**common, "decoder": name, "mode": mode, "test_set": test_name,
+                         "r2": velocity_r2(test.behavior, pred), **extra,
+                         "score_s": time.perf_counter() - t})
+
+    fixed = tuning is None or tuning["fixed"]
+    fitted_aug = None
+    if tuning is not None:
+        results, fitted_aug, tune_s = _tuned(train, angles, aug, decoders, tuning, job.seed,
+                                             keep_generator=fixed and not _is_none(aug))
+        for name, res in results.items():
+            params = res["best_params_"]
+            score(name, "tuned", res["best_estimator_"], {
+                "n_synthetic": res["n_synthetic_"], "ratio": params["ratio"],
+                "guidance_scale": params.get("guidance_scale"),
+                "params": json.dumps(_jsonable(params)), "augment_s": tune_s, "fit_s": None})
+    if fixed:
+        if fitted_aug is not None:
+            # The generator the tuned refit fitted on the same trials: sample it, do not refit.
+            aug.set_params(generator=fitted_aug.generator_, prefit=True)
+        t = time.perf_counter()
+        kwargs = {} if angles is None else {"angles": angles}
+        X_aug, y_aug = aug.fit_resample(train.spikes, train.behavior, **kwargs)
+        augment_s = time.perf_counter() - t
+        mask = np.arange(len(X_aug)) >= train.n_trials
+        for name, proto in decoders.items():
+            # Decoders take seconds: the job's log line is progress enough, bars would be noise.
+            decoder = _seeded(proto, job.seed, False)
+            t = time.perf_counter()
+            decoder.fit(X_aug, y_aug, is_synthetic=mask)
+            score(name, "fixed", decoder, {
+                "n_synthetic": int(mask.sum()), "ratio": aug.get_params()["ratio"],
+                "guidance_scale": aug.get_params()["guidance_scale"], "params": None,
+                "augment_s": augment_s, "fit_s": time.perf_counter() - t})
     artifacts = None
     if job.artifacts:
-        synthetic = getattr(aug, "synthetic_", None)
+        first_test = next(iter(tests))
+        test = tests[first_test]
+        shown = figure_trials(test.angles, n_trajectories)
+        mode = "fixed" if fixed else "tuned"
+        synthetic = getattr(aug, "synthetic_", None) if fixed else None
         if isinstance(synthetic, TrialSet):
             # Arrays carry no time base: plot the synthetic trials on the real trials' clock.
             synthetic = synthetic[:_MAX_PLOTTED_SYNTHETIC]._replace(t_start_ms=train.t_start_ms)
-        test = tests[first_test]
+        predicted = predictions.get((figure_decoder, mode, first_test))
         artifacts = {"synthetic": synthetic, "velocity": test.behavior[shown],
-                     "angles": test.angles[shown], "predicted": predicted}
-    return {"job": job, "rows": rows, "artifacts": artifacts,
+                     "angles": test.angles[shown],
+                     "predicted": None if predicted is None else predicted[shown]}
+    return {"job": job, "rows": rows, "predictions": predictions, "artifacts": artifacts,
             "wall_s": time.perf_counter() - start}
 
 
@@ -238,16 +305,24 @@ def _write_json(path: Path, payload) -> None:
     os.replace(tmp, path)
 
 
+def _label(row) -> str:
+    return row["augmenter"] if row.get("mode", "fixed") == "fixed" else \
+        f"{row['augmenter']} (tuned)"
+
+
 def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunResult:
     """Run a spec (a :class:`RunSpec`, a TOML path or a dict) and write its outputs.
 
     Writes into the spec's output folder: ``results.json`` (the spec, one row per run,
-    the summary, environment and wall time), ``summary.md`` (Markdown table),
-    ``summary.json`` and the figures (``scores.png``, ``rasters.png``, ``statistics.png``,
-    ``trajectories.png``; real vs generated figures use the first seed at the smallest
-    training fraction). ``verbose``: 0 silent, 1 a log line per stage and per job (logger
-    "eag_augment"), plus the generators' and decoders' progress bars when jobs run one at a
-    time in this process.
+    the summary, the comparison, the machine and wall time), ``predictions.npz`` (every
+    pipeline's predicted test velocity, for later statistics), ``summary.md`` (Markdown
+    tables), ``summary.json`` and the figures (``scores.png``, ``rasters.png``,
+    ``statistics.png``, ``trajectories.png``; real vs generated figures use the first seed at
+    the smallest training fraction). With a ``[tuning]`` table, ``summary.md`` leads with
+    the comparison against the tuned baseline (:func:`eag_augment.pipelines.comparison
+    .compare`: bootstrap intervals over seeds and test trials). ``verbose``: 0 silent, 1 a
+    log line per stage and per job (logger "eag_augment"), plus the generators' and
+    decoders' progress when jobs run one at a time in this process.
     """
     spec = spec if isinstance(spec, RunSpec) else load_spec(spec)
     start = time.perf_counter()
@@ -260,9 +335,12 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunRes
     except (ValueError, TypeError) as err:
         err.add_note(f"while loading the [dataset] of {spec.source}")
         raise
-    pool, tests = split_dataset(trials, spec.split)
-    say("data: %s; training pool %d trials; scored on %s", trials, pool.n_trials,
-        ", ".join(f"{v.n_trials} {k} trials" for k, v in tests.items()))
+    splits = {seed: fold_split(trials, spec.split, seed) for seed in spec.seeds}
+    pool, tests = splits[spec.seeds[0]]
+    say("data: %s; training pool %d trials; scored on %s%s", trials, pool.n_trials,
+        ", ".join(f"{v.n_trials} {k} trials" for k, v in tests.items()),
+        f" (outer fold {spec.seeds[0]} of {spec.split['n_folds']})"
+        if spec.split["kind"] == "blocked" else "")
     augmenters = {name: _bind_augmenter(spec, name, pool.bin_ms, simulator)
                   for name in spec.augmenter_names}
     decoders = {name: spec.decoders[name] for name in spec.decoder_names}
@@ -270,22 +348,25 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunRes
     jobs = [Job(f, s, a, artifacts=(f == plotted_fraction and s == spec.seeds[0]))
             for f in spec.train_fractions for s in spec.seeds for a in spec.augmenter_names]
     in_process = spec.n_jobs == 1 and spec.backend in ("loky", "threading")
-    options = dict(subset=spec.split["subset"], torch_threads=spec.torch_threads,
-                   figure_decoder=spec.figures["decoder"],
+    options = dict(subset=spec.split["subset"], tuning=spec.tuning,
+                   torch_threads=spec.torch_threads, figure_decoder=spec.figures["decoder"],
                    n_trajectories=spec.figures["n_trajectories"],
                    progress=bool(verbose) and in_process)
-    say("%d jobs (%d fractions x %d seeds x %d augmenters), %d decoders each; backend %s, "
+    say("%d jobs (%d fractions x %d seeds x %d augmenters), %d decoders each%s; backend %s, "
         "n_jobs %d", len(jobs), len(spec.train_fractions), len(spec.seeds),
-        len(spec.augmenter_names), len(decoders), spec.backend, spec.n_jobs)
+        len(spec.augmenter_names), len(decoders),
+        ", fixed and tuned" if spec.tuning is not None else "", spec.backend, spec.n_jobs)
 
     results = []
     with parallel_backend(spec.backend, spec.n_jobs, spec.scheduler) as n_jobs:
         parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        for done in parallel(joblib.delayed(run_job)(job, pool, tests, augmenters[job.augmenter],
-                                                     decoders, **options) for job in jobs):
+        for done in parallel(joblib.delayed(run_job)(job, *splits[job.seed],
+                                                     augmenters[job.augmenter], decoders,
+                                                     **options) for job in jobs):
             results.append(done)
-            scores = ", ".join(f"{r['decoder']} {r['r2']:.3f}" for r in done["rows"]
-                               if r["test_set"] == next(iter(tests)))
+            first = next(iter(tests))
+            scores = ", ".join(f"{r['decoder']}{'*' if r['mode'] == 'tuned' else ''} "
+                               f"{r['r2']:.3f}" for r in done["rows"] if r["test_set"] == first)
             say("[%d/%d] %s: R^2 %s (%.1f s)", len(results), len(jobs),
                 done["job"].describe(), scores, done["wall_s"])
 
@@ -293,8 +374,23 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunRes
     results.sort(key=lambda d: order[(d["job"].train_fraction, d["job"].seed,
                                       d["job"].augmenter)])
     rows = pd.DataFrame([row for done in results for row in done["rows"]])
-    summary = summarize(rows, spec.baseline)
-    table = markdown_table(summary, spec.baseline)
+    predictions = {(d["job"].train_fraction, d["job"].seed, d["job"].augmenter, *key): pred
+                   for d in results for key, pred in d["predictions"].items()}
+    targets = {(seed, name): test.behavior for seed, (_, tests_) in splits.items()
+               for name, test in tests_.items()}
+    _save_predictions(out / "predictions.npz", predictions, targets)
+    labelled = rows.assign(augmenter=[_label(r) for r in rows.to_dict(orient="records")])
+    baseline = spec.baseline if spec.tuning is None or spec.baseline is None \
+        else f"{spec.baseline} (tuned)"
+    summary = summarize(labelled, baseline)
+    table = markdown_table(summary, baseline)
+    comparison = None
+    if spec.baseline is not None:
+        base = (spec.baseline, "tuned" if spec.tuning else "fixed")
+        comparison = compare(rows, predictions, targets, baseline=base,
+                             shared_test=spec.split["kind"] != "blocked", random_state=0)
+        table = (comparison_markdown(comparison, baseline=base)
+                 + "\n\n## Test R^2 per run\n\n" + table)
     artifacts = {d["job"].augmenter: d["artifacts"] for d in results if d["artifacts"]}
     files = make_figures(out, spec.figures, summary, pool, artifacts)
     (out / "summary.md").write_text(f"# {spec.name}\n\n{table}")
@@ -302,12 +398,40 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunRes
     wall_s = time.perf_counter() - start
     _write_json(out / "results.json", {
         "name": spec.name, "spec": spec.raw, "rows": rows.to_dict(orient="records"),
-        "summary": summary.to_dict(orient="records"), "wall_s": wall_s,
-        "environment": {"eag_augment": eag_augment.__version__,
-                        "python": platform.python_version(), "platform": platform.platform(),
-                        "backend": spec.backend, "n_jobs": spec.n_jobs},
+        "summary": summary.to_dict(orient="records"),
+        "comparison": None if comparison is None else comparison.to_dict(orient="records"),
+        "wall_s": wall_s, "machine": machine_info(),
+        "environment": {"backend": spec.backend, "n_jobs": spec.n_jobs,
+                        "torch_threads_per_job": spec.torch_threads},
     })
-    files = [out / "results.json", out / "summary.md", out / "summary.json"] + files
+    files = [out / "results.json", out / "predictions.npz", out / "summary.md",
+             out / "summary.json"] + files
     say("wrote %s (%.0f s)", ", ".join(str(f) for f in files), wall_s)
     return RunResult(rows=rows, summary=summary, table=table, output=out, files=files,
-                     wall_s=wall_s)
+                     wall_s=wall_s, comparison=comparison)
+
+
+def _save_predictions(path: Path, predictions: dict, targets: dict) -> None:
+    """Predictions keyed "p|fraction|seed|augmenter|decoder|mode|test set", test velocity
+    "y|seed|test set" (see :func:`load_predictions`)."""
+    arrays = {"p|" + "|".join(map(str, key)): value for key, value in predictions.items()}
+    arrays.update({"y|" + "|".join(map(str, key)): value.astype(np.float32)
+                   for key, value in targets.items()})
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def load_predictions(path: str | os.PathLike) -> tuple[dict, dict]:
+    """(predictions, targets) as :func:`run` wrote them to ``predictions.npz``: predictions
+    keyed (fraction, seed, augmenter, decoder, mode, test set), targets (seed, test set)."""
+    predictions, targets = {}, {}
+    with np.load(path) as data:
+        for key in data.files:
+            kind, *parts = key.split("|")
+            if kind == "p":
+                f, seed, aug, dec, mode, test = parts
+                predictions[(float(f), int(seed), aug, dec, mode, test)] = data[key]
+            else:
+                targets[(int(parts[0]), parts[1])] = data[key]
+    return predictions, targets

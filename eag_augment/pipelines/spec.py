@@ -25,16 +25,18 @@ __all__ = ["RunSpec", "SpecError", "load_spec", "parse_override", "build_estimat
 
 BACKENDS = ("loky", "threading", "dask", "ray")
 DATASET_KINDS = ("synthetic_reach", "lorenz", "nwb", "mat", "npz")
-SPLIT_KINDS = ("named", "random", "time")
-SUBSET_KINDS = ("random", "contiguous")
+SPLIT_KINDS = ("named", "random", "time", "blocked")
+SUBSET_KINDS = ("random", "contiguous", "leading")
 FIGURES = ("rasters", "statistics", "trajectories", "scores")
 
 _TOP_KEYS = ("name", "description", "output", "n_jobs", "backend", "scheduler", "torch_threads",
              "dataset", "split", "generators", "augmenters", "decoders", "sweep", "figures",
-             "profiles")
+             "tuning", "profiles")
 _DATASET_KEYS = ("kind", "path", "via_nwb", "rebin_ms")
 _SPLIT_KEYS = ("kind", "train", "test", "test_fraction", "stratify", "random_state", "subset",
-               "holdout_angles_deg", "angle_tolerance_deg")
+               "holdout_angles_deg", "angle_tolerance_deg", "n_folds", "gap")
+_TUNING_KEYS = ("cv_folds", "cv_gap", "ratios", "guidance_scales", "n_iter", "param_grids",
+                "fixed")
 _SWEEP_KEYS = ("train_fraction", "seeds", "augmenters", "decoders", "baseline")
 _FIGURE_KEYS = FIGURES + ("decoder", "n_trajectories")
 
@@ -195,6 +197,7 @@ class RunSpec:
     decoder_names: list[str]
     baseline: str | None
     figures: dict
+    tuning: dict | None
     raw: dict = field(repr=False)
     source: str = "<dict>"
 
@@ -316,12 +319,17 @@ def load_spec(spec: str | os.PathLike | dict, *, profile: str | None = None,
         raise SpecError(f"{where} [sweep] baseline {baseline!r} is not among the swept "
                         f"augmenters {aug_names}")
     figures = _check_figures(raw.get("figures", {}), dec_names, f"{where} [figures]")
+    tuning = _check_tuning(raw.get("tuning"), {n: decoders[n] for n in dec_names}, split,
+                           f"{where} [tuning]")
+    if split["kind"] == "blocked" and max(seeds) >= split["n_folds"]:
+        raise SpecError(f"{where} [sweep] seeds: with split kind 'blocked' the seeds are the "
+                        f"outer folds 0..{split['n_folds'] - 1}, got {seeds}")
     return RunSpec(
         name=name, output=out, n_jobs=n_jobs, backend=backend, scheduler=scheduler,
         torch_threads=torch_threads, dataset=dataset, split=split, generators=generators,
         augmenters=augmenters, decoders=decoders, train_fractions=[float(f) for f in fractions],
         seeds=[int(s) for s in seeds], augmenter_names=aug_names, decoder_names=dec_names,
-        baseline=baseline, figures=figures, raw=raw, source=source,
+        baseline=baseline, figures=figures, tuning=tuning, raw=raw, source=source,
     )
 
 
@@ -404,16 +412,83 @@ def _check_split(table, where: str) -> dict:
     _expect(frac, (int, float), f"{where} test_fraction", "a number in (0, 1)")
     if not 0 < frac < 1:
         raise SpecError(f"{where} test_fraction must be in (0, 1), got {frac}")
-    subset = table.get("subset", "random")
+    subset = table.get("subset", "leading" if kind == "blocked" else "random")
     if subset not in SUBSET_KINDS:
         raise SpecError(f"{where}: subset must be one of {SUBSET_KINDS}, got {subset!r}")
+    blocked = {}
+    if kind == "blocked":
+        if subset != "leading":
+            raise SpecError(f"{where}: kind = \"blocked\" trains on the segment that follows "
+                            f"each test block (subset = \"leading\"), got subset = {subset!r}")
+        for key, default, low in (("n_folds", 5, 2), ("gap", 0, 0)):
+            value = _expect(table.get(key, default), int, f"{where} {key}", "an integer")
+            if value < low:
+                raise SpecError(f"{where} {key} must be >= {low}, got {value}")
+            blocked[key] = value
+    elif "n_folds" in table or "gap" in table:
+        raise SpecError(f"{where}: n_folds and gap belong to kind = \"blocked\"")
     if "holdout_angles_deg" in table:
         _as_list(table["holdout_angles_deg"], f"{where} holdout_angles_deg", (int, float),
                  "a list of reach directions in degrees")
     tol = table.get("angle_tolerance_deg", 10.0)
     _expect(tol, (int, float), f"{where} angle_tolerance_deg", "a number of degrees")
-    return {**table, "kind": kind, "subset": subset, "test_fraction": float(frac),
+    return {**table, **blocked, "kind": kind, "subset": subset, "test_fraction": float(frac),
             "angle_tolerance_deg": float(tol)}
+
+
+def _check_tuning(table, decoders: dict, split: dict, where: str) -> dict | None:
+    """The ``[tuning]`` table: decoders (and augmentation ratio) tuned by inner CV in every
+    job, beside the fixed settings (``fixed = false`` drops those). None when absent."""
+    if table is None:
+        return None
+    _expect(table, dict, where, "a table")
+    _check_keys(table, _TUNING_KEYS, where)
+    out = {"fixed": _expect(table.get("fixed", True), bool, f"{where} fixed", "true or false")}
+    for key, default, low in (("cv_folds", 3, 2),
+                              ("cv_gap", split.get("gap", 0), 0)):
+        value = _expect(table.get(key, default), int, f"{where} {key}", "an integer")
+        if value < low:
+            raise SpecError(f"{where} {key} must be >= {low}, got {value}")
+        out[key] = value
+    for key, default in (("ratios", [0, 1, 2, 4]), ("guidance_scales", None)):
+        value = table.get(key, default)
+        if value is not None:
+            value = _as_list(value, f"{where} {key}", (int, float), "a list of numbers >= 0")
+            if not value or any(v < 0 or not math.isfinite(v) for v in value):
+                raise SpecError(f"{where} {key} must be a non-empty list of numbers >= 0, "
+                                f"got {value}")
+        out[key] = value
+    n_iter = table.get("n_iter")
+    if n_iter is not None and _expect(n_iter, int, f"{where} n_iter", "an integer") < 1:
+        raise SpecError(f"{where} n_iter must be >= 1, got {n_iter}")
+    out["n_iter"] = n_iter
+    grids = _expect(table.get("param_grids", {}), dict, f"{where} param_grids",
+                    "a table of decoder name -> {parameter = [values]}")
+    from eag_augment.model_selection import default_search_space
+
+    out["param_grids"] = {}
+    for name, decoder in decoders.items():
+        grid = grids.get(name)
+        if grid is None:
+            try:
+                out["param_grids"][name] = default_search_space(decoder)
+            except ValueError as err:
+                raise SpecError(f"{where}: decoder {name!r}: {err}") from err
+            continue
+        here = f"{where} param_grids.{name}"
+        _expect(grid, dict, here, "a table of parameter = [values]")
+        valid = decoder.get_params(deep=True)
+        for key, values in grid.items():
+            if key not in valid:
+                raise SpecError(f"{here}: {type(decoder).__name__} has no parameter {key!r}"
+                                f"{_suggest(key, valid)}")
+            _expect(values, list, f"{here}.{key}", "a list of values")
+        out["param_grids"][name] = grid
+    unknown = sorted(set(grids) - set(decoders))
+    if unknown:
+        raise SpecError(f"{where} param_grids: {unknown} are not decoders of the spec "
+                        f"(decoders: {', '.join(decoders)})")
+    return out
 
 
 def _check_augmenters(tables, generators: dict, dataset: dict, where: str) -> dict[str, dict]:

@@ -1,0 +1,45 @@
+"""What a result was measured on: recorded with every run, since numbers move between CPUs."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+__all__ = ["machine_info"]
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict:
+    """CPU model and cores, torch threads, versions, GPU if any, and native bf16 support.
+
+    Native bf16 matters: generators sampling with ``precision="auto"`` use it where it is
+    native, so the same seed gives other trials on such CPUs.
+    """
+    import torch
+
+    import eag_augment
+    from eag_augment._torch import fast_bf16
+
+    cuda = torch.cuda.is_available()
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "native_bf16": fast_bf16(torch.device("cuda" if cuda else "cpu")),
+        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "eag_augment": eag_augment.__version__,
+        "platform": platform.platform(),
+    }
