@@ -202,11 +202,13 @@ def _score_fold(k: int, train, val, X, y, angles, augmenter, augmentations, sear
 
 
 def _tune(searches: dict, augmenter, augmentations, X, y, angles, splits, seed: int,
-          n_jobs, say) -> dict[str, dict]:
+          n_jobs, say, refit_generator: bool = False) -> tuple[dict[str, dict], object]:
     """Search every decoder of ``searches`` (name -> (decoder, settings)) on the same folds and
     synthetic trials, then refit each one's best candidate on all of X.
 
-    Returns name -> fitted attributes of a :class:`TunedPipeline`.
+    Returns (name -> fitted attributes of a :class:`TunedPipeline`, the augmenter fitted on
+    all of X or None). ``refit_generator`` fits that augmenter even when every decoder
+    chose ratio 0 (for callers that sample more from it).
     """
     folds = joblib.Parallel(n_jobs=n_jobs)(
         joblib.delayed(_score_fold)(k, tr, va, X, y, angles, augmenter, augmentations,
@@ -223,8 +225,8 @@ def _tune(searches: dict, augmenter, augmentations, X, y, angles, splits, seed: 
     start = time.perf_counter()
     best_augmentations = {augmentations[a] for a, *_ in chosen.values() if augmentations[a][0]}
     pools, fitted_aug = {}, None
-    if best_augmentations:
-        scales = list(dict.fromkeys(g for _, g in best_augmentations))
+    if best_augmentations or (refit_generator and augmenter is not None):
+        scales = list(dict.fromkeys(g for _, g in best_augmentations)) or [augmentations[-1][1]]
         pools, fitted_aug = _synthetic_pools(augmenter, X, y, angles, augmentations[-1][0],
                                              scales, seed + len(splits))
     pool_s = time.perf_counter() - start
@@ -247,7 +249,7 @@ def _tune(searches: dict, augmenter, augmentations, X, y, angles, splits, seed: 
         }
         say("%s: chose %s (validation R^2 %.3f)", name, results[name]["best_params_"],
             best_score)
-    return results
+    return results, fitted_aug
 
 
 def _results(scores: np.ndarray, augmentations, settings: list[dict]) -> dict:
@@ -441,8 +443,8 @@ def _fit_pipelines(pipes: dict[str, TunedPipeline], X, y, angles) -> None:
     say("tuning %s: %d folds x %d augmentation settings", ", ".join(searches), len(splits),
         len(augmentations))
     seed = int(check_random_state(first.random_state).randint(2**31 - 1 - 1000))
-    results = _tune(searches, first.augmenter, augmentations, X, y, angles, splits, seed,
-                    first.n_jobs, say)
+    results, _ = _tune(searches, first.augmenter, augmentations, X, y, angles, splits, seed,
+                       first.n_jobs, say)
     for name, pipe in pipes.items():
         pipe.__dict__.update(results[name])
 
