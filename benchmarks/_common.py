@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -15,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from eag_augment.pipelines.environment import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -62,31 +62,14 @@ def setup(args: argparse.Namespace) -> None:
 
 
 def machine() -> dict:
-    """What the numbers were measured on."""
+    """What the numbers were measured on (the package's record plus commit, date, command)."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                                 capture_output=True, text=True, check=False).stdout.strip()
     except OSError:
         commit = ""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "commit": commit,
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "command": " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
-    }
+    return {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit, **machine_info(),
+            "command": " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:])}
 
 
 def shown(path: Path) -> str:
