@@ -91,14 +91,14 @@ def test_statistics_comparison(reach, tmp_path):
 
 def test_hand_trajectories(reach, tmp_path):
     fig = plots.hand_trajectories(reach, predicted=0.9 * reach.behavior, path=tmp_path / "h.png")
-    assert len(fig.axes) == 1
+    assert len(fig.axes) == 2  # the paths and their colour key
     real_paths, decoded = fig.axes[0].collections
     assert len(real_paths.get_paths()) == reach.n_trials
     # Integrated path: end point = sum of velocity x bin seconds.
     end = real_paths.get_segments()[0][-1]
     np.testing.assert_allclose(end, reach.behavior[0].sum(axis=0) * 0.01)
     assert_png(tmp_path / "h.png")
-    assert len(plots.hand_trajectories(reach.behavior, 10).axes) == 1
+    assert len(plots.hand_trajectories(reach.behavior, 10).axes) == 2
     with pytest.raises(ValueError, match="bin_ms is required"):
         plots.hand_trajectories(reach.behavior)
     with pytest.raises(ValueError, match="predicted must have shape"):
@@ -118,3 +118,70 @@ def test_real_vs_generated_rasters(reach, tmp_path):
     assert len(plots.real_vs_generated_rasters(reach, reach).axes) == 2
     with pytest.raises(ValueError, match="same number of neurons"):
         plots.real_vs_generated_rasters(reach, reach.spikes[:, :, :3])
+
+
+def test_hand_trajectories_read_without_the_text(reach):
+    fig = plots.hand_trajectories(reach, velocity_unit="mm/s")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "x position (mm)" and ax.get_ylabel() == "y position (mm)"
+    assert fig.axes[1].get_ylabel() == "reach angle (deg)"  # the colour key
+    _, given = plt.subplots()
+    assert len(plots.hand_trajectories(reach, ax=given).axes) == 1  # the caller adds the key
+    assert "velocity unit x s" in given.get_xlabel()
+
+
+def _summary(n_seeds: int, fractions=(0.1,)) -> pd.DataFrame:
+    rows = [dict(test_set="test", train_fraction=f, decoder=d, augmenter=a, seed=s,
+                 r2=0.5 + 0.1 * (a == "eag") + 0.01 * s + f, augment_s=0.0, fit_s=0.0)
+            for f in fractions for d in ("ridge", "gru") for a in ("none", "eag")
+            for s in range(n_seeds)]
+    from eag_augment.pipelines import summarize
+
+    return summarize(pd.DataFrame(rows), "none")
+
+
+def _drawn(summary, png, monkeypatch):
+    """The figure scores_figure draws, caught before it is closed."""
+    from eag_augment.pipelines import scores_figure
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    scores_figure(summary, png)
+    return figures[0]
+
+
+@pytest.mark.parametrize("n_seeds", [1, 3])
+def test_scores_bars_are_labelled_and_only_spread_gets_error_bars(n_seeds, tmp_path,
+                                                                 monkeypatch):
+    fig = _drawn(_summary(n_seeds), tmp_path / "s.png", monkeypatch)
+    assert_png(tmp_path / "s.png")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["none", "eag"]  # no legend needed
+    assert ax.get_legend() is None and not fig.legends
+    values = [t.get_text() for t in ax.texts]
+    assert len(values) == 2 and all(v.startswith("0.") for v in values)
+    error_bars = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
+    assert bool(error_bars) == (n_seeds > 1)
+    assert ("one seed" in fig.get_suptitle()) == (n_seeds == 1)
+
+
+def test_learning_curves_keep_the_legend_outside_the_axes(tmp_path, monkeypatch):
+    fig = _drawn(_summary(2, (0.05, 0.1, 0.5)), tmp_path / "c.png", monkeypatch)
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["5%", "10%", "50%"]
+
+
+def test_trajectories_figure_shares_axes_and_has_a_colour_key(reach, tmp_path, monkeypatch):
+    from eag_augment.pipelines.report import _trajectories_figure
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    artifacts = {name: {"velocity": reach.behavior, "angles": reach.angles,
+                        "predicted": 0.8 * reach.behavior} for name in ("none", "eag")}
+    _trajectories_figure(artifacts, "gru", reach.bin_ms, tmp_path / "t.png", "mm/s")
+    fig = figures[0]
+    panels, key = fig.axes[:3], fig.axes[3]
+    assert key.get_ylabel() == "reach angle (deg)"
+    assert all(ax.get_shared_x_axes().joined(panels[0], ax) for ax in panels)
+    assert panels[0].get_xlabel() == "x position (mm)"
+    assert panels[1].get_title() == "decoded by gru, trained with real trials only"

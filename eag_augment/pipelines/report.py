@@ -80,17 +80,29 @@ def markdown_table(summary: pd.DataFrame, baseline: str | None = None) -> str:
 
 
 # -------------------------------------------------------------------------- figures
+def _seeds_note(summary: pd.DataFrame) -> str:
+    lo, hi = int(summary["n_seeds"].min()), int(summary["n_seeds"].max())
+    if hi == 1:
+        return "one seed, no error bars"
+    seeds = f"{lo} seeds" if lo == hi else f"{lo}-{hi} seeds"
+    return f"mean ± s.e.m. over {seeds}"
+
+
 def scores_figure(summary: pd.DataFrame, path: Path) -> Path:
-    """Test R^2 (mean ± s.e.m.) per decoder: learning curves, or bars for one fraction."""
+    """Test R^2 per decoder and augmenter: bars for one training fraction (labelled with
+    their values), learning curves for several; error bars (s.e.m.) only over several seeds.
+    """
     import matplotlib.pyplot as plt
 
     test_sets = list(dict.fromkeys(summary["test_set"]))
     decoders = list(dict.fromkeys(summary["decoder"]))
     augmenters = list(dict.fromkeys(summary["augmenter"]))
     fractions = sorted(summary["train_fraction"].unique())
-    fig, axes = plt.subplots(len(test_sets), len(decoders), squeeze=False,
-                             figsize=(3.6 * len(decoders), 3.2 * len(test_sets)))
-    width = 0.8 / len(augmenters)
+    bars = len(fractions) == 1
+    fig, axes = plt.subplots(len(test_sets), len(decoders), squeeze=False, sharey="row",
+                             figsize=(max(3.6, 0.7 * len(augmenters) + 1.2) * len(decoders),
+                                      3.4 * len(test_sets) + 0.6),
+                             layout="constrained")
     for i, test_set in enumerate(test_sets):
         for j, decoder in enumerate(decoders):
             ax = axes[i, j]
@@ -98,41 +110,66 @@ def scores_figure(summary: pd.DataFrame, path: Path) -> Path:
                 part = summary[(summary["test_set"] == test_set)
                                & (summary["decoder"] == decoder)
                                & (summary["augmenter"] == aug)].sort_values("train_fraction")
-                err = part["r2_sem"].fillna(0.0)
-                if len(fractions) == 1:
-                    ax.bar(k * width, part["r2_mean"], width, yerr=err, color=f"C{k}",
-                           label=aug, capsize=3)
+                # One seed has no spread: no error bar rather than a zero-width one.
+                err = part["r2_sem"] if part["r2_sem"].notna().any() else None
+                if bars:
+                    drawn = ax.bar(k, part["r2_mean"], 0.7, yerr=err, color=f"C{k}",
+                                   capsize=3)
+                    ax.bar_label(drawn, fmt="%.3f", fontsize="small", padding=2)
                 else:
                     ax.errorbar(part["train_fraction"] * 100, part["r2_mean"], yerr=err,
                                 marker="o", color=f"C{k}", label=aug, capsize=3)
-            if len(fractions) == 1:
-                ax.set_xticks([])
-                ax.set_xlabel(f"{fractions[0]:.0%} of the real training trials")
+            if bars:
+                ax.set_xticks(range(len(augmenters)), augmenters, rotation=30, ha="right")
+                ax.set_xlabel("augmenter")
+                ax.margins(y=0.12)  # room for the value labels
             else:
                 ax.set_xscale("log")
-                ax.set_xlabel("real training trials (%)")
-            ax.set_title(decoder if len(test_sets) == 1 else f"{decoder} ({test_set})")
-            ax.set_ylabel("test R^2")
-    axes[0, 0].legend(fontsize="small", frameon=False)
-    fig.tight_layout()
+                ax.set_xticks([100 * f for f in fractions], [f"{f:.0%}" for f in fractions])
+                ax.minorticks_off()
+                ax.set_xlabel("real training trials used")
+            ax.set_title(decoder if len(test_sets) == 1 else f"{decoder} ({test_set} trials)")
+            ax.set_ylabel("test R^2 of velocity" if j == 0 else "")
+    scope = f"{fractions[0]:.0%} of the real training trials" if bars else "learning curves"
+    fig.suptitle(f"Decoding with and without synthetic trials: {scope} "
+                 f"({_seeds_note(summary)})", fontsize="medium")
+    if not bars:
+        # Outside the axes, so that no curve is hidden behind it.
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6),
+                   frameon=False, title="augmenter")
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
-def _trajectories_figure(artifacts: dict[str, dict], decoder: str, bin_ms: float, path: Path):
+def _velocity_unit(pool) -> str | None:
+    """The behaviour unit recorded by load_nwb for data read from an NWB file, if any."""
+    return pool.conditions.attrs.get("nwb_metadata", {}).get("behavior_unit")
+
+
+def _trajectories_figure(artifacts: dict[str, dict], decoder: str, bin_ms: float, path: Path,
+                         velocity_unit: str | None = None):
     import matplotlib.pyplot as plt
 
     from eag_augment import plots
 
     first = next(iter(artifacts.values()))
     panels = [("true", None)] + [(name, art["predicted"]) for name, art in artifacts.items()]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
+    # Shared axes: the decoded paths are read against the true ones at the same scale.
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 1, 4.6),
+                             squeeze=False, sharex=True, sharey=True, layout="constrained")
     for ax, (name, predicted) in zip(axes[0], panels):
         velocity = first["velocity"] if predicted is None else predicted
-        plots.hand_trajectories(velocity, bin_ms, angles=first["angles"], ax=ax)
-        ax.set_title("true hand paths" if predicted is None else f"{decoder}, trained with {name}")
-    fig.tight_layout()
+        plots.hand_trajectories(velocity, bin_ms, angles=first["angles"],
+                                velocity_unit=velocity_unit, ax=ax)
+        ax.set_title("true hand paths" if predicted is None else f"decoded by {decoder}, "
+                     f"trained with {'real trials only' if name == 'none' else name}")
+    for ax in axes[0, 1:]:
+        ax.set_ylabel("")
+    plots.add_angle_colorbar(fig, list(axes[0]))
+    fig.suptitle(f"Hand paths of {len(first['angles'])} test trials (integrated velocity), "
+                 "coloured by reach direction", fontsize="medium")
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
@@ -165,7 +202,8 @@ def make_figures(out: Path, figures: dict, summary: pd.DataFrame, pool,
                                               path=written[-1]))
     if artifacts and figures["trajectories"] and pool.behavior.shape[2] >= 2:
         written.append(out / "trajectories.png")
-        _trajectories_figure(artifacts, figures["decoder"], pool.bin_ms, written[-1])
+        _trajectories_figure(artifacts, figures["decoder"], pool.bin_ms, written[-1],
+                             _velocity_unit(pool))
     return written
 
 
