@@ -9,22 +9,40 @@ data's units), and ``conditions`` is a pandas table with one row per trial.
 from __future__ import annotations
 
 import json
+import numbers
 import os
-import tempfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["TrialSet", "angle_of_reach", "as_finite_array", "rotate_xy", "validate_spikes",
-           "wrap_angle"]
+from eag_augment._files import atomic_write, check_output_path
+from eag_augment._memory import check_memory
+from eag_augment._validation import Interval, check_params, positive_int, positive_real
+
+__all__ = ["TrialSet", "angle_of_reach", "as_finite_array", "check_angles", "rotate_xy",
+           "validate_spikes", "wrap_angle"]
 
 _FORMAT_VERSION = 1
+#: Any finite number (NaN and +-inf refused).
+finite_real = Interval(numbers.Real, None, None, closed="neither")
+# Reach angles are radians: a value beyond two turns either way (4 pi, about 12.6) is almost
+# surely in degrees, since reach directions in degrees are mostly tens of degrees or more.
+_MAX_ANGLE = 4 * np.pi + 1e-6
+# Condition columns the package reads, and what each must hold.
+_NUMERIC_CONDITIONS = ("angle", "start_ms")
+_LABEL_CONDITIONS = ("condition", "split")
 
 
-def as_finite_array(value, name: str, ndim: int, dtype=None) -> np.ndarray:
-    """``value`` as a non-empty numeric array of ``ndim`` dims without NaN/inf, else a clear error."""
+def as_finite_array(value, name: str, ndim: int, dtype=None, *,
+                    allow_bool: bool = False) -> np.ndarray:
+    """``value`` as a non-empty numeric array of ``ndim`` dims without NaN/inf, else a clear error.
+
+    Booleans are refused unless ``allow_bool`` (binary spike trains): a boolean velocity
+    or rate is a mistake, not a 0/1 quantity.
+    """
     if value is None:
         raise TypeError(f"{name} is required, got None")
     try:
@@ -33,6 +51,9 @@ def as_finite_array(value, name: str, ndim: int, dtype=None) -> np.ndarray:
         raise TypeError(f"{name} must be numeric array-like, got {type(value).__name__}") from err
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.dtype.kind == "b" and not allow_bool:
+        raise TypeError(f"{name} must hold numbers, got booleans (dtype bool); convert "
+                        "them explicitly if 0/1 is really meant")
     if arr.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {arr.shape}")
     if arr.size == 0:
@@ -48,7 +69,7 @@ def validate_spikes(spikes, name: str = "spikes") -> np.ndarray:
 
     Returns an int32 copy-free view where possible.
     """
-    arr = as_finite_array(spikes, name, 3)
+    arr = as_finite_array(spikes, name, 3, allow_bool=True)
     if arr.dtype.kind == "b":
         arr = arr.astype(np.int32)
     if np.any(arr < 0):
@@ -91,6 +112,139 @@ def angle_of_reach(velocity: np.ndarray) -> np.ndarray:
     return np.arctan2(disp[:, 1], disp[:, 0])
 
 
+def check_angles(angles, name: str = "angle") -> np.ndarray:
+    """Reach angles as a finite float array (any shape), refusing values in degrees.
+
+    Angles are radians; any value up to two full turns either way (|angle| <= 4 pi) is
+    allowed. A larger one (e.g. 45 or 270) is taken for degrees and refused: wrapped
+    silently it would be a wrong direction.
+    """
+    try:
+        arr = np.asarray(angles)
+    except (TypeError, ValueError) as err:  # ragged sequences
+        raise TypeError(f"{name} must be reach angles in radians (numbers), got "
+                        f"{angles!r}") from err
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be reach angles in radians (numbers), got "
+                        f"{'booleans' if arr.dtype.kind == 'b' else f'dtype {arr.dtype}'}")
+    arr = arr.astype(float)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite reach angles in radians, got "
+                         f"{arr[~np.isfinite(arr)].ravel()[0]}")
+    if arr.size and np.abs(arr).max() > _MAX_ANGLE:
+        raise ValueError(f"{name} must be reach angles in radians, got a value of "
+                         f"{arr.flat[np.abs(arr).argmax()]:g}: degrees? convert with "
+                         "np.radians")
+    return arr
+
+
+def _check_conditions(conditions, n_trials: int) -> pd.DataFrame:
+    """The per-trial table, with the columns the package reads checked."""
+    if conditions is None:
+        return pd.DataFrame(index=pd.RangeIndex(n_trials))
+    if not isinstance(conditions, pd.DataFrame):
+        raise TypeError(f"conditions must be a pandas DataFrame, got {type(conditions).__name__}")
+    if len(conditions) != n_trials:
+        raise ValueError(
+            f"conditions must have one row per trial ({n_trials}), got {len(conditions)} rows"
+        )
+    names = list(conditions.columns)
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"conditions column names must be strings, got {name!r}")
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"conditions has duplicate columns {duplicated}")
+    for name in _NUMERIC_CONDITIONS:
+        if name in conditions:
+            values = conditions[name].to_numpy()
+            if name == "angle":
+                check_angles(values, "conditions column 'angle'")
+            elif values.dtype.kind not in "iuf" or not np.all(np.isfinite(values)):
+                raise ValueError(f"conditions column {name!r} must hold finite numbers (ms), "
+                                 f"got dtype {values.dtype} with values {values[:3].tolist()}"
+                                 f"{' ...' if len(values) > 3 else ''}")
+    for name in _LABEL_CONDITIONS:
+        if name in conditions and conditions[name].isna().any():
+            row = int(np.flatnonzero(conditions[name].isna().to_numpy())[0])
+            raise ValueError(f"conditions column {name!r} has a missing value (trial {row}); "
+                             "every trial needs a label")
+    return conditions.reset_index(drop=True)
+
+
+def _check_neuron_ids(neuron_ids, n_neurons: int) -> np.ndarray:
+    """Unique integer or string ids, one per neuron."""
+    if neuron_ids is None:
+        return np.arange(n_neurons)
+    ids = np.asarray(neuron_ids)
+    if ids.shape != (n_neurons,):
+        raise ValueError(
+            f"neuron_ids must have shape ({n_neurons},) to match spikes, got {ids.shape}"
+        )
+    if ids.dtype == object and all(isinstance(i, str) for i in ids):
+        ids = ids.astype(str)
+    if ids.dtype.kind == "f" and np.all(np.isfinite(ids)) and np.all(ids == np.round(ids)):
+        ids = ids.astype(np.int64)
+    if ids.dtype.kind not in "iuU":
+        raise TypeError(f"neuron_ids must be integers or strings, got dtype {ids.dtype} "
+                        f"(first value {ids[0]!r})")
+    unique, counts = np.unique(ids, return_counts=True)
+    if len(unique) != len(ids):
+        raise ValueError(f"neuron_ids must be unique; duplicated: "
+                         f"{unique[counts > 1][:5].tolist()}")
+    return ids
+
+
+def _layout(trials: TrialSet) -> dict:
+    """What trial sets must share to be concatenated, as comparable Python values."""
+    return {
+        "(bins, neurons)": trials.spikes.shape[1:],
+        "bin_ms": trials.bin_ms,
+        "t_start_ms": trials.t_start_ms,
+        "neuron_ids": trials.neuron_ids.tolist(),
+        "heldout": trials.heldout.tolist(),
+        "behavior dims": None if trials.behavior is None else trials.behavior.shape[2],
+        "behavior_names": trials.behavior_names,
+        "condition columns": sorted(trials.conditions.columns),
+        "rates present": trials.rates is not None,
+    }
+
+
+def _short(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + " ...]"
+
+
+def _positions(index, size: int, what: str) -> np.ndarray:
+    """Integer positions (n,) in ``range(size)`` from an int, slice, integers or a bool mask.
+
+    Raises IndexError naming ``what`` ("trial", "neuron") for anything else.
+    """
+    if isinstance(index, (bool, np.bool_)):
+        raise IndexError(f"{what} index must be an int, slice, integers or a boolean mask; "
+                         f"got {index!r}")
+    if isinstance(index, (int, np.integer)):
+        if not -size <= index < size:
+            raise IndexError(f"{what} index {index} out of range for {size} {what}s")
+        return np.array([int(index) % size])
+    if isinstance(index, slice):
+        return np.arange(size)[index]
+    arr = np.asarray(index)
+    if arr.dtype == bool:
+        if arr.shape != (size,):
+            raise IndexError(f"boolean {what} mask must have shape ({size},), got {arr.shape}")
+        return np.flatnonzero(arr)
+    if arr.size == 0:
+        return arr.astype(np.intp).ravel()
+    if arr.dtype.kind not in "iu" or arr.ndim != 1:
+        raise IndexError(f"{what} index must be an int, slice, integers or a boolean mask; "
+                         f"got dtype {arr.dtype} shape {arr.shape}")
+    if arr.max() >= size or arr.min() < -size:
+        bad = arr[(arr >= size) | (arr < -size)][0]
+        raise IndexError(f"{what} index {bad} out of range for {size} {what}s")
+    return arr % size
+
+
 class TrialSet:
     """Trial-aligned neural recording.
 
@@ -130,16 +284,11 @@ class TrialSet:
         behavior_names: Sequence[str] | None = None,
         t_start_ms: float = 0.0,
     ) -> None:
+        check_params({"bin_ms": [positive_real], "t_start_ms": [finite_real]},
+                     {"bin_ms": bin_ms, "t_start_ms": t_start_ms}, "TrialSet")
         self.spikes = validate_spikes(spikes)
         n_trials, n_bins, n_neurons = self.spikes.shape
-
-        try:
-            bin_ms = float(bin_ms)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"bin_ms must be a number, got {bin_ms!r}") from err
-        if not np.isfinite(bin_ms) or bin_ms <= 0:
-            raise ValueError(f"bin_ms must be a positive number of milliseconds, got {bin_ms}")
-        self.bin_ms = bin_ms
+        self.bin_ms = float(bin_ms)
         self.t_start_ms = float(t_start_ms)
 
         if behavior is not None:
@@ -152,36 +301,25 @@ class TrialSet:
         self.behavior = behavior
 
         if behavior_names is None and behavior is not None:
-            behavior_names = "xyzw"[: behavior.shape[2]] if behavior.shape[2] <= 4 else [
+            behavior_names = list("xyzw"[: behavior.shape[2]]) if behavior.shape[2] <= 4 else [
                 f"b{i}" for i in range(behavior.shape[2])
             ]
         if behavior_names is not None:
-            behavior_names = [str(n) for n in behavior_names]
+            if isinstance(behavior_names, str) or not isinstance(behavior_names, Sequence) \
+                    or not all(isinstance(n, str) and n for n in behavior_names):
+                raise TypeError(f"behavior_names must be a list of non-empty strings, got "
+                                f"{behavior_names!r}")
+            behavior_names = list(behavior_names)
             if behavior is None or len(behavior_names) != behavior.shape[2]:
                 got = None if behavior is None else behavior.shape[2]
                 raise ValueError(
                     f"behavior_names has {len(behavior_names)} names but behavior has {got} dims"
                 )
+            if len(set(behavior_names)) != len(behavior_names):
+                raise ValueError(f"behavior_names must be unique, got {behavior_names}")
         self.behavior_names = behavior_names
-
-        if conditions is None:
-            conditions = pd.DataFrame(index=pd.RangeIndex(n_trials))
-        if not isinstance(conditions, pd.DataFrame):
-            raise TypeError(f"conditions must be a pandas DataFrame, got {type(conditions).__name__}")
-        if len(conditions) != n_trials:
-            raise ValueError(
-                f"conditions must have one row per trial ({n_trials}), got {len(conditions)} rows"
-            )
-        self.conditions = conditions.reset_index(drop=True)
-
-        if neuron_ids is None:
-            neuron_ids = np.arange(n_neurons)
-        neuron_ids = np.asarray(neuron_ids)
-        if neuron_ids.shape != (n_neurons,):
-            raise ValueError(
-                f"neuron_ids must have shape ({n_neurons},) to match spikes, got {neuron_ids.shape}"
-            )
-        self.neuron_ids = neuron_ids
+        self.conditions = _check_conditions(conditions, n_trials)
+        self.neuron_ids = _check_neuron_ids(neuron_ids, n_neurons)
 
         if heldout is None:
             heldout = np.zeros(n_neurons, dtype=bool)
@@ -230,7 +368,8 @@ class TrialSet:
     def angles(self) -> np.ndarray:
         """Reach angle per trial (radians): the ``angle`` column, else derived from behaviour."""
         if "angle" in self.conditions:
-            return self.conditions["angle"].to_numpy(dtype=float)
+            # Checked again: the table may have been edited since construction.
+            return check_angles(self.conditions["angle"].to_numpy(), "conditions column 'angle'")
         if self.behavior is None:
             raise ValueError("this TrialSet has neither an 'angle' condition nor behavior")
         return angle_of_reach(self.behavior)
@@ -265,23 +404,7 @@ class TrialSet:
 
     def __getitem__(self, index) -> TrialSet:
         """Select trials by int, slice, integer array or boolean mask; returns a TrialSet."""
-        if isinstance(index, (int, np.integer)):
-            if not -self.n_trials <= index < self.n_trials:
-                raise IndexError(f"trial index {index} out of range for {self.n_trials} trials")
-            index = [int(index) % self.n_trials]
-        elif not isinstance(index, slice):
-            index = np.asarray(index)
-            if index.dtype == bool:
-                if index.shape != (self.n_trials,):
-                    raise IndexError(
-                        f"boolean trial mask must have shape ({self.n_trials},), got {index.shape}"
-                    )
-                index = np.flatnonzero(index)
-            elif index.dtype.kind not in "iu":
-                raise IndexError(f"trial index must be int, slice, ints or bools; got {index.dtype}")
-            if index.size and (index.max() >= self.n_trials or index.min() < -self.n_trials):
-                raise IndexError(f"trial index out of range for {self.n_trials} trials")
-        rows = np.arange(self.n_trials)[index]
+        rows = _positions(index, self.n_trials, "trial")
         if rows.size == 0:
             raise IndexError("selection holds no trials")
         return self._replace(
@@ -292,8 +415,14 @@ class TrialSet:
         )
 
     def select_neurons(self, mask_or_index) -> TrialSet:
-        """Keep a subset of neurons (boolean mask or integer indices)."""
-        idx = np.arange(self.n_neurons)[np.asarray(mask_or_index)]
+        """Keep a subset of neurons (boolean mask or integer indices, each neuron once)."""
+        idx = _positions(mask_or_index, self.n_neurons, "neuron")
+        if idx.size == 0:
+            raise ValueError(f"select_neurons needs at least one neuron, got an empty "
+                             f"selection {mask_or_index!r}")
+        if len(np.unique(idx)) != len(idx):
+            raise ValueError(f"select_neurons got neuron {idx[np.argmax(np.bincount(idx))]} "
+                             "more than once; each neuron can be kept once")
         return self._replace(
             spikes=self.spikes[:, :, idx],
             neuron_ids=self.neuron_ids[idx],
@@ -303,27 +432,27 @@ class TrialSet:
 
     @classmethod
     def concatenate(cls, sets: Sequence[TrialSet]) -> TrialSet:
-        """Stack trial sets with equal bins, neurons and bin width along the trial axis."""
+        """Stack trial sets of one recording layout along the trial axis.
+
+        The sets must agree on everything but their trials: bins, bin width and start
+        time, neurons (ids in the same order, held-out marks), behaviour channels (names),
+        condition columns and whether rates are present. Sets that differ would be merged
+        into a mislabelled recording, so they are refused, naming what differs.
+        """
         sets = list(sets)
         if not sets:
             raise ValueError("concatenate needs at least one TrialSet")
         for i, s in enumerate(sets):
             if not isinstance(s, TrialSet):
                 raise TypeError(f"item {i} is a {type(s).__name__}, not a TrialSet")
+        layouts = [_layout(s) for s in sets]
+        for i, layout in enumerate(layouts[1:], start=1):
+            for field, value in layout.items():
+                if value != layouts[0][field]:
+                    raise ValueError(f"item {i} differs from item 0 in {field}: "
+                                     f"{_short(value)} vs {_short(layouts[0][field])}")
         first = sets[0]
-        for i, s in enumerate(sets[1:], start=1):
-            if s.spikes.shape[1:] != first.spikes.shape[1:]:
-                raise ValueError(
-                    f"item {i} has (bins, neurons) {s.spikes.shape[1:]}, "
-                    f"item 0 has {first.spikes.shape[1:]}"
-                )
-            if s.bin_ms != first.bin_ms:
-                raise ValueError(f"item {i} has bin_ms {s.bin_ms}, item 0 has {first.bin_ms}")
-            if (s.behavior is None) != (first.behavior is None) or (
-                s.behavior is not None and s.behavior.shape[2] != first.behavior.shape[2]
-            ):
-                raise ValueError(f"item {i} has behavior of a different presence or width")
-        has_rates = all(s.rates is not None for s in sets)
+        has_rates = first.rates is not None
         return first._replace(
             spikes=np.concatenate([s.spikes for s in sets]),
             behavior=None
@@ -340,6 +469,7 @@ class TrialSet:
         do not fill a whole new bin are dropped. Rates are summed (expected counts per new
         bin); behaviour is averaged.
         """
+        check_params({"bin_ms": [positive_real]}, {"bin_ms": bin_ms}, "TrialSet.rebin")
         factor = float(bin_ms) / self.bin_ms
         k = int(round(factor))
         if k < 1 or abs(factor - k) > 1e-9:
@@ -396,10 +526,10 @@ class TrialSet:
         a window that would straddle the cut is dropped, so no bin is in both sets.
         Needs the ``start_ms`` column written by :meth:`from_continuous`.
         """
+        check_params({"test_fraction": [Interval(numbers.Real, 0, 1, closed="neither")]},
+                     {"test_fraction": test_fraction}, "TrialSet.time_split")
         if "start_ms" not in self.conditions:
             raise ValueError("time_split needs a 'start_ms' condition (see from_continuous)")
-        if not 0 < test_fraction < 1:
-            raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
         start = self.conditions["start_ms"].to_numpy(dtype=float)
         end = start + self.duration_ms
         t0, t1 = start.min(), end.max()
@@ -437,20 +567,30 @@ class TrialSet:
             Time of the first bin of the recording (ms); window start times are kept in the
             ``start_ms`` condition so that :meth:`time_split` can split by time.
         """
-        spikes = validate_spikes(np.asarray(spikes)[None], "spikes")[0]
-        n_time = spikes.shape[0]
         stride = window if stride is None else stride
-        for name, v in (("window", window), ("stride", stride)):
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer number of bins, got {v!r}")
+        check_params({"bin_ms": [positive_real], "window": [positive_int],
+                      "stride": [positive_int], "t_start_ms": [finite_real]},
+                     {"bin_ms": bin_ms, "window": window, "stride": stride,
+                      "t_start_ms": t_start_ms}, "TrialSet.from_continuous")
+        spikes = np.asarray(spikes)
+        if spikes.ndim != 2:
+            raise ValueError(f"spikes must have 2 dimensions (time bins, neurons), got shape "
+                             f"{spikes.shape}")
+        spikes = validate_spikes(spikes[None], "spikes")[0]
+        n_time = spikes.shape[0]
         if window > n_time:
             raise ValueError(f"window ({window} bins) is longer than the recording ({n_time} bins)")
         if behavior is not None:
-            behavior = as_finite_array(behavior, "behavior", 2, dtype=float)
+            behavior = as_finite_array(behavior, "behavior", 2).astype(float, copy=False)
             if behavior.shape[0] != n_time:
                 raise ValueError(
                     f"behavior must have {n_time} time bins like spikes, got shape {behavior.shape}"
                 )
+        n_windows = (n_time - window) // stride + 1
+        n_channels = spikes.shape[1] + (0 if behavior is None else behavior.shape[1])
+        check_memory(8.0 * n_windows * window * n_channels,
+                     f"from_continuous(window={window}, stride={stride})",
+                     "use a larger stride")
         starts = np.arange(0, n_time - window + 1, stride)
         idx = starts[:, None] + np.arange(window)[None, :]
         conditions = pd.DataFrame(
@@ -467,71 +607,106 @@ class TrialSet:
 
     # ------------------------------------------------------------- save/load
     def save(self, path: str | os.PathLike) -> Path:
-        """Write to a compressed ``.npz`` file (atomically); returns the path."""
-        path = Path(path)
+        """Write to a compressed ``.npz`` file (atomically); returns the path.
+
+        ``.npz`` is appended to a path without it. An existing file is replaced; an
+        existing folder is refused. Condition columns must hold numbers, booleans or
+        strings (other objects would not read back as written).
+        """
+        path = check_output_path(path, "path")
         if path.suffix != ".npz":
-            path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+            path = check_output_path(path.with_name(path.name + ".npz"), "path")
         arrays: dict[str, np.ndarray] = {"spikes": self.spikes, "neuron_ids": self.neuron_ids,
                                          "heldout": self.heldout}
         if self.behavior is not None:
             arrays["behavior"] = self.behavior
         if self.rates is not None:
             arrays["rates"] = self.rates
-        columns = []
         for i, col in enumerate(self.conditions.columns):
             values = self.conditions[col].to_numpy()
             if values.dtype == object:
+                odd = [v for v in values if not isinstance(v, str)]
+                if odd:
+                    raise TypeError(f"conditions column {col!r} holds {odd[0]!r} "
+                                    f"({type(odd[0]).__name__}); save() writes numbers, booleans "
+                                    "and strings only")
                 values = values.astype(str)
             arrays[f"cond_{i}"] = values
-            columns.append(str(col))
         meta = {
             "format_version": _FORMAT_VERSION,
             "bin_ms": self.bin_ms,
             "t_start_ms": self.t_start_ms,
             "behavior_names": self.behavior_names,
-            "condition_columns": columns,
+            "condition_columns": list(self.conditions.columns),
         }
         arrays["meta"] = np.array(json.dumps(meta))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-        os.close(fd)
-        try:
-            np.savez_compressed(tmp, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays), ".tmp.npz")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TrialSet:
-        """Read a file written by :meth:`save`."""
+        """Read a file written by :meth:`save`.
+
+        A file that is not one (truncated, another .npz, edited metadata) raises ValueError
+        naming the file and what is wrong; arrays are read without pickle.
+        """
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no TrialSet file at {path}")
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a folder, not a TrialSet .npz file")
         try:
             with np.load(path, allow_pickle=False) as f:
                 data = {k: f[k] for k in f.files}
-        except (ValueError, OSError, EOFError) as err:
-            raise ValueError(f"{path} is not a readable TrialSet .npz file: {err}") from err
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+            raise ValueError(f"{path} is not a readable TrialSet .npz file (truncated or not "
+                             f"written by TrialSet.save?): {err}") from err
         if "meta" not in data or "spikes" not in data:
             raise ValueError(f"{path} is not a TrialSet file (no 'meta' or 'spikes' entry)")
-        meta = json.loads(str(data["meta"]))
-        if meta.get("format_version") != _FORMAT_VERSION:
-            raise ValueError(f"{path} has TrialSet format {meta.get('format_version')}, "
-                             f"this version reads {_FORMAT_VERSION}")
-        conditions = pd.DataFrame(
-            {col: data[f"cond_{i}"] for i, col in enumerate(meta["condition_columns"])},
-            index=pd.RangeIndex(data["spikes"].shape[0]),
-        )
-        return cls(
-            data["spikes"],
-            data.get("behavior"),
-            conditions,
-            bin_ms=meta["bin_ms"],
-            neuron_ids=data["neuron_ids"],
-            rates=data.get("rates"),
-            heldout=data["heldout"],
-            behavior_names=meta["behavior_names"],
-            t_start_ms=meta["t_start_ms"],
-        )
+        meta = _read_meta(data["meta"], path)
+        columns = meta["condition_columns"]
+        missing = [f"cond_{i}" for i in range(len(columns)) if f"cond_{i}" not in data]
+        missing += [k for k in ("neuron_ids", "heldout") if k not in data]
+        if missing:
+            raise ValueError(f"{path} lacks the entries {missing} that its metadata lists")
+        n_rows = data["spikes"].shape[0] if data["spikes"].ndim else 0
+        try:
+            conditions = pd.DataFrame({col: data[f"cond_{i}"] for i, col in enumerate(columns)},
+                                      index=pd.RangeIndex(n_rows))
+            return cls(
+                data["spikes"],
+                data.get("behavior"),
+                conditions,
+                bin_ms=meta["bin_ms"],
+                neuron_ids=data["neuron_ids"],
+                rates=data.get("rates"),
+                heldout=data["heldout"],
+                behavior_names=meta["behavior_names"],
+                t_start_ms=meta["t_start_ms"],
+            )
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{path} holds an invalid TrialSet: {err}") from err
+
+
+def _read_meta(raw: np.ndarray, path: Path) -> dict:
+    """The JSON metadata entry of a TrialSet file, with its keys and their types checked."""
+    try:
+        meta = json.loads(str(raw))
+    except ValueError as err:
+        raise ValueError(f"{path}: the 'meta' entry is not JSON ({err})") from err
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: the 'meta' entry must be a JSON object, got "
+                         f"{type(meta).__name__}")
+    if meta.get("format_version") != _FORMAT_VERSION:
+        raise ValueError(f"{path} has TrialSet format {meta.get('format_version')!r}, "
+                         f"this version reads {_FORMAT_VERSION}")
+    expected = {"bin_ms": (int, float), "t_start_ms": (int, float),
+                "behavior_names": (list, type(None)), "condition_columns": list}
+    for key, types in expected.items():
+        if key not in meta:
+            raise ValueError(f"{path}: the 'meta' entry lacks {key!r}")
+        if not isinstance(meta[key], types) or isinstance(meta[key], bool):
+            raise ValueError(f"{path}: meta {key!r} has the wrong type: {meta[key]!r}")
+    if not all(isinstance(c, str) for c in meta["condition_columns"]):
+        raise ValueError(f"{path}: meta 'condition_columns' must be strings, got "
+                         f"{meta['condition_columns']!r}")
+    return meta

@@ -412,7 +412,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(NWBHDF5IO, "write", fail)
     with pytest.raises(OSError, match="disk full"):
-        save_nwb(ts[:2], path)
+        save_nwb(ts[:2], path, overwrite=True)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["keep.nwb"]
 

@@ -58,7 +58,7 @@ def test_bad_fields_raise():
         TrialSet(spikes, conditions=pd.DataFrame({"a": [1, 2, 3]}), bin_ms=5)
     with pytest.raises(TypeError, match="conditions must be a pandas DataFrame"):
         TrialSet(spikes, conditions={"a": [1, 2]}, bin_ms=5)
-    with pytest.raises(ValueError, match="bin_ms must be a positive"):
+    with pytest.raises(ValueError, match="'bin_ms' parameter of TrialSet .* Got 0"):
         TrialSet(spikes, bin_ms=0)
     with pytest.raises(ValueError, match="neuron_ids"):
         TrialSet(spikes, bin_ms=5, neuron_ids=[1, 2])
@@ -176,7 +176,7 @@ def test_from_continuous_and_time_split():
         TrialSet.from_continuous(spikes, bin_ms=50, window=200)
     with pytest.raises(ValueError, match="behavior must have 100 time bins"):
         TrialSet.from_continuous(spikes, vel[:50], bin_ms=50, window=10)
-    with pytest.raises(ValueError, match="stride must be a positive integer"):
+    with pytest.raises(ValueError, match="'stride' parameter .* Got 0"):
         TrialSet.from_continuous(spikes, bin_ms=50, window=10, stride=0)
 
 

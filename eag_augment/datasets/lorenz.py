@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import numbers
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.integrate import solve_ivp
-from sklearn.utils import check_scalar
 
+from eag_augment._files import atomic_write
+from eag_augment._memory import check_memory
 from eag_augment._progress import progress
+from eag_augment._validation import Interval, check_params, non_negative_int, positive_int
 from eag_augment.trials import TrialSet
 
 __all__ = ["load_lorenz", "cache_dir"]
@@ -41,6 +42,15 @@ SOFTPLUS_BETA = 2.0
 N_REFERENCE_TRIALS = 5000
 SPLIT_FRACTIONS = {"train": 0.7, "val": 0.1}  # the rest is test: 3500 / 500 / 1000 of 5000
 _CACHE_VERSION = 1
+# Peak bytes per (trial, bin, neuron): float64 rates and their temporaries, int64 spikes.
+_BYTES_PER_ENTRY = 32
+_LORENZ_CONSTRAINTS = {
+    "n_trials": [positive_int], "n_neurons": [positive_int],
+    "n_bins": [Interval(numbers.Integral, 2, None, closed="left")],
+    # An int, not a Generator: it names the cache file.
+    "random_state": [non_negative_int, None],
+    "cache": ["boolean"], "return_latents": ["boolean"], "verbose": ["verbose"],
+}
 
 
 def cache_dir() -> Path:
@@ -100,15 +110,8 @@ def _read_cached(ics: np.ndarray, n_bins: int, random_state: int) -> np.ndarray 
 
 
 def _write_cache(path: Path, ics: np.ndarray, trajectories: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, ics=ics, trajectories=trajectories)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: np.savez(tmp, ics=ics, trajectories=trajectories),
+                 ".tmp.npz")
 
 
 def _trajectories(n_trials: int, n_bins: int, random_state: int | None, cache: bool,
@@ -142,6 +145,14 @@ def _split_labels(n_trials: int, rng: np.random.Generator) -> np.ndarray:
     labels[order[:n_train]] = "train"
     labels[order[n_train:n_train + n_val]] = "val"
     return labels
+
+
+def check_lorenz_args(args: dict) -> None:
+    """Check all arguments of :func:`load_lorenz` (name -> value) without simulating."""
+    check_params(_LORENZ_CONSTRAINTS, args, "load_lorenz")
+    check_memory(float(args["n_trials"]) * args["n_bins"] * args["n_neurons"] * _BYTES_PER_ENTRY,
+                 f"load_lorenz(n_trials={args['n_trials']}, n_neurons={args['n_neurons']}, "
+                 f"n_bins={args['n_bins']})", "simulate fewer trials or neurons")
 
 
 def load_lorenz(
@@ -190,12 +201,9 @@ def load_lorenz(
     latents : array (n_trials, n_bins, 3)
         Only with ``return_latents``: each trajectory z-scored per dimension.
     """
-    n_trials = check_scalar(n_trials, "n_trials", numbers.Integral, min_val=1)
-    n_neurons = check_scalar(n_neurons, "n_neurons", numbers.Integral, min_val=1)
-    n_bins = check_scalar(n_bins, "n_bins", numbers.Integral, min_val=2)
-    if random_state is not None:
-        # An int, not a Generator: it names the cache file.
-        check_scalar(random_state, "random_state", numbers.Integral, min_val=0)
+    check_lorenz_args(dict(n_trials=n_trials, n_neurons=n_neurons, n_bins=n_bins,
+                           random_state=random_state, cache=cache,
+                           return_latents=return_latents, verbose=verbose))
 
     traj = _trajectories(n_trials, n_bins, random_state, cache, verbose)
     mean = traj.mean(axis=1, keepdims=True)

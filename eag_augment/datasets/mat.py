@@ -14,12 +14,23 @@ from pathlib import Path
 
 import numpy as np
 
+from eag_augment._validation import check_params, positive_int, positive_real
 from eag_augment.trials import TrialSet
 
 __all__ = ["load_mat"]
 
 # Bin times in such files are rounded (to 1 ms in the M1 file): tolerate that much jitter.
 _STEP_RTOL = 0.05
+_MAT_CONSTRAINTS = {
+    "bin_ms": [positive_real, None], "window_bins": [positive_int],
+    "stride_bins": [positive_int, None], "spikes_key": [str], "velocity_key": [str, None],
+    "time_key": [str, None], "drop_zero_channels": ["boolean"],
+}
+
+
+def check_mat_args(args: dict) -> None:
+    """Check the arguments of :func:`load_mat` but ``path`` (name -> value), reading nothing."""
+    check_params(_MAT_CONSTRAINTS, args, "load_mat")
 
 
 def _read_variables(path: Path) -> dict[str, np.ndarray]:
@@ -108,6 +119,9 @@ def load_mat(
         channels) in the file's units; conditions ``start_ms`` (window start on the recording
         clock, ms) and ``start_bin``.
     """
+    check_mat_args(dict(bin_ms=bin_ms, window_bins=window_bins, stride_bins=stride_bins,
+                        spikes_key=spikes_key, velocity_key=velocity_key, time_key=time_key,
+                        drop_zero_channels=drop_zero_channels))
     path = Path(path)
     variables = _read_variables(path)
     spikes = _get(variables, spikes_key, path, "spike counts")
@@ -137,12 +151,7 @@ def load_mat(
             raise ValueError("bin_ms is required when the file has no time vector (time_key)")
         bin_ms = round(step_ms, 3)
     else:
-        try:
-            bin_ms = float(bin_ms)
-        except (TypeError, ValueError) as err:
-            raise TypeError(f"bin_ms must be a number of ms, got {bin_ms!r}") from err
-        if not np.isfinite(bin_ms) or bin_ms <= 0:
-            raise ValueError(f"bin_ms must be a positive number of ms, got {bin_ms}")
+        bin_ms = float(bin_ms)
         if step_ms is not None and abs(step_ms - bin_ms) > _STEP_RTOL * bin_ms:
             raise ValueError(
                 f"bin_ms={bin_ms:g} does not match the time vector {time_key!r}, "

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import uuid
 import warnings
 from collections.abc import Sequence
@@ -36,6 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from eag_augment._files import atomic_write, check_output_path
+from eag_augment._memory import check_memory
 from eag_augment._optional import import_nlb_tools
 from eag_augment.trials import TrialSet, angle_of_reach
 
@@ -110,6 +111,37 @@ def _n_bins(align_range: tuple[float, float], bin_ms: int) -> int:
             f"bin_ms {bin_ms}"
         )
     return int(round(n_bins))
+
+
+def check_nwb_args(args: dict) -> dict:
+    """Check the arguments of :func:`load_nwb` but ``path`` (name -> value), reading nothing.
+
+    Returns them normalised (whole ms as ints, ``align_range_ms`` a float pair, ``split`` a
+    list). Run specs call it while they are validated.
+    """
+    out = dict(args)
+    if out["bin_ms"] is not None:
+        out["bin_ms"] = _whole_ms(out["bin_ms"], "bin_ms", positive=True)
+    if out["lag_ms"] is not None:
+        out["lag_ms"] = _whole_ms(out["lag_ms"], "lag_ms", positive=False)
+    dataset = out["dataset"]
+    if dataset is not None:
+        if not isinstance(dataset, str):
+            raise TypeError(f"dataset must be a string or None, got {dataset!r}")
+        if dataset in _UNSUPPORTED:
+            raise ValueError(f"dataset {dataset!r} is not supported: {_UNSUPPORTED[dataset]}")
+        if dataset not in SUPPORTED_DATASETS:
+            raise ValueError(
+                f"unknown dataset {dataset!r}; expected one of {list(SUPPORTED_DATASETS)}"
+            )
+    if not isinstance(out["include_heldout"], (bool, np.bool_)):
+        raise TypeError(f"include_heldout must be True or False, got {out['include_heldout']!r}")
+    out["split"] = _check_split(out["split"])
+    if out["align_range_ms"] is not None:
+        out["align_range_ms"] = _check_align_range(out["align_range_ms"])
+        if dataset is not None:
+            _n_bins(out["align_range_ms"], 5 if out["bin_ms"] is None else out["bin_ms"])
+    return out
 
 
 # ----------------------------------------------------------------------------- resample
@@ -227,7 +259,14 @@ def _open_dataset(path: Path):
             raise ValueError(f"{path} has no trials table: nlb_tools needs trials to load a file")
         meta = None
         if _SCRATCH in nwbfile.scratch:
-            meta = json.loads(str(nwbfile.get_scratch(_SCRATCH)))
+            try:
+                meta = json.loads(str(nwbfile.get_scratch(_SCRATCH)))
+            except ValueError as err:
+                raise ValueError(f"{path}: its {_SCRATCH!r} scratch entry is not JSON "
+                                 f"({err})") from err
+            if not isinstance(meta, dict):
+                raise ValueError(f"{path}: its {_SCRATCH!r} scratch entry must be a JSON "
+                                 f"object, got {type(meta).__name__}")
         has_heldout = "heldout" in nwbfile.units.colnames
         info = {
             "unit_ids": np.asarray(nwbfile.units.id[:]),
@@ -371,24 +410,11 @@ def load_nwb(
     ``['train', 'val']``) to select labelled trials only.
     """
     path = Path(path)
-    if bin_ms is not None:
-        bin_ms = _whole_ms(bin_ms, "bin_ms", positive=True)
-    if lag_ms is not None:
-        lag_ms = _whole_ms(lag_ms, "lag_ms", positive=False)
-    if dataset is not None:
-        if not isinstance(dataset, str):
-            raise TypeError(f"dataset must be a string or None, got {dataset!r}")
-        if dataset in _UNSUPPORTED:
-            raise ValueError(f"dataset {dataset!r} is not supported: {_UNSUPPORTED[dataset]}")
-        if dataset not in SUPPORTED_DATASETS:
-            raise ValueError(
-                f"unknown dataset {dataset!r}; expected one of {list(SUPPORTED_DATASETS)}"
-            )
-    splits = _check_split(split)
-    if align_range_ms is not None:
-        align_range_ms = _check_align_range(align_range_ms)
-        if dataset is not None:
-            _n_bins(align_range_ms, 5 if bin_ms is None else bin_ms)
+    args = check_nwb_args(dict(dataset=dataset, bin_ms=bin_ms, lag_ms=lag_ms,
+                               align_range_ms=align_range_ms, include_heldout=include_heldout,
+                               split=split))
+    bin_ms, lag_ms, align_range_ms = args["bin_ms"], args["lag_ms"], args["align_range_ms"]
+    splits = args["split"]
 
     ds, meta, info = _open_dataset(path)
     saved = dataset is None and meta is not None and meta.get("writer") == _WRITER
@@ -398,7 +424,12 @@ def load_nwb(
                 f"{path} was written by save_nwb format {meta.get('format_version')}, "
                 f"this version reads {_FORMAT_VERSION}"
             )
-        return _load_saved(ds, meta, info, bin_ms, lag_ms, align_range_ms, include_heldout, splits)
+        try:
+            return _load_saved(ds, meta, info, bin_ms, lag_ms, align_range_ms, include_heldout,
+                               splits)
+        except (KeyError, IndexError, TypeError) as err:
+            raise ValueError(f"{path}: its {_SCRATCH!r} layout entry does not match the file "
+                             f"(edited, or written by another version?): {err!r}") from err
 
     if dataset is None:
         dataset = _detect_dataset(info, path)
@@ -652,6 +683,7 @@ def save_nwb(
     gap_ms: int = 100,
     session_description: str = "eag_augment TrialSet in the Neural Latents Benchmark layout",
     identifier: str | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write a TrialSet as an NLB-layout NWB file (atomically); returns the path.
 
@@ -680,6 +712,9 @@ def save_nwb(
     behavior_field, behavior_unit : name and unit of the behaviour TimeSeries.
     gap_ms : int
         Time between consecutive trials (ms).
+    overwrite : bool
+        Replace ``path`` when it exists already (by default an existing file is kept and
+        FileExistsError raised, before any work).
     """
     from hdmf.backends.hdf5 import H5DataIO
     from hdmf.common import VectorData, VectorIndex
@@ -689,6 +724,12 @@ def save_nwb(
 
     if not isinstance(trials, TrialSet):
         raise TypeError(f"trials must be a TrialSet, got {type(trials).__name__}")
+    path = check_output_path(path, "path", overwrite=overwrite)
+    for name, value in (("behavior_field", behavior_field), ("behavior_unit", behavior_unit),
+                        ("session_description", session_description),
+                        ("identifier", identifier)):
+        if not (isinstance(value, str) and value) and not (name == "identifier" and value is None):
+            raise TypeError(f"{name} must be a non-empty string, got {value!r}")
     k = _whole_ms(trials.bin_ms, "trials.bin_ms", positive=True)
     lag = _whole_ms(lag_ms, "lag_ms", positive=False)
     if lag % k:
@@ -726,8 +767,15 @@ def save_nwb(
     lo = math.floor(min(0, lag, event))
     hi = math.ceil(max(duration, duration + lag, event))
     stride = k * math.ceil((hi - lo + gap) / k)
-    win_start = k * math.ceil((gap - lo) / k) + stride * np.arange(trials.n_trials)
-    end_ms = int(win_start[-1] + hi + gap)
+    first_start = k * math.ceil((gap - lo) / k)
+    end_ms = first_start + stride * (trials.n_trials - 1) + hi + gap
+    if trials.behavior is not None:
+        # Behaviour is written at 1 kHz over the whole session, gaps included.
+        check_memory(8.0 * end_ms * trials.behavior.shape[2],
+                     f"save_nwb(gap_ms={gap_ms}) of {trials.n_trials} trials of "
+                     f"{duration} ms starting at {trials.t_start_ms:g} ms",
+                     "use a smaller gap_ms")
+    win_start = first_start + stride * np.arange(trials.n_trials)
 
     nwbfile = NWBFile(
         session_description=session_description,
@@ -804,15 +852,8 @@ def save_nwb(
     nwbfile.add_scratch(json.dumps(meta), name=_SCRATCH,
                         description="eag_augment layout: how load_nwb restores the TrialSet")
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.nwb")
-    os.close(fd)
-    try:
+    def write(tmp: str) -> None:
         with NWBHDF5IO(tmp, "w") as io:
             io.write(nwbfile)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return atomic_write(path, write, ".tmp.nwb")

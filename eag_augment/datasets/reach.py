@@ -14,14 +14,17 @@ the project README ("Synthetic reach simulator").
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_scalar
 
-from eag_augment.trials import TrialSet, angle_of_reach, wrap_angle
+from eag_augment._memory import check_memory
+from eag_augment._validation import (Interval, check_params, non_negative_int,
+                                     non_negative_real, positive_int, positive_real)
+from eag_augment.trials import TrialSet, angle_of_reach, check_angles, wrap_angle
 
 __all__ = ["ReachSimulator", "make_synthetic_reach"]
 
@@ -53,6 +56,12 @@ BASELINE_HZ = (1.0, 18.0)  # log-uniform baseline rate range
 REFRACTORY_MS = 2.0  # minimum inter-spike interval with ``refractory=True``
 _ANGLE_TOL = 1e-3  # rad: angles this close to a grid direction count as that condition
 _CHUNK_TRIALS = 256
+# Peak bytes per simulated (trial, bin): rates and spikes per neuron, then the latents, the
+# velocity and their temporaries.
+_BYTES_PER_NEURON_BIN = 8
+_BYTES_PER_BIN = 1024
+#: A seed as numpy's default_rng takes it: None, a non-negative int or a Generator.
+SEED = [Interval(numbers.Integral, 0, None, closed="left"), np.random.Generator, None]
 
 
 def _advance(signal: np.ndarray, shift_bins: float) -> np.ndarray:
@@ -84,6 +93,12 @@ def _path_curvature(velocity: np.ndarray, bin_s: float) -> np.ndarray:
     chord1 = velocity.sum(axis=1) - chord2
     turn = np.arctan2(chord2[:, 1], chord2[:, 0]) - np.arctan2(chord1[:, 1], chord1[:, 0])
     return 2.0 * wrap_angle(turn)
+
+
+def _check_heldout(n_heldout: int, n_neurons: int) -> None:
+    if n_heldout >= n_neurons:
+        raise ValueError(f"n_heldout must be smaller than n_neurons={n_neurons}, "
+                         f"got {n_heldout}")
 
 
 def _as_trial_vector(value, name: str, n_trials: int) -> np.ndarray | None:
@@ -149,6 +164,13 @@ class ReachSimulator(BaseEstimator):
         Bins per trial (140 for the defaults).
     """
 
+    _parameter_constraints: dict = {
+        "n_neurons": [positive_int], "n_heldout": [non_negative_int],
+        "n_directions": [positive_int], "curved": ["boolean"], "bin_ms": [positive_real],
+        "window_ms": [tuple, list], "lag_ms": [non_negative_real], "refractory": ["boolean"],
+        "random_state": SEED,
+    }
+
     def __init__(
         self,
         n_neurons: int = 182,
@@ -171,17 +193,16 @@ class ReachSimulator(BaseEstimator):
         self.refractory = refractory
         self.random_state = random_state
 
-        check_scalar(n_neurons, "n_neurons", numbers.Integral, min_val=1)
-        check_scalar(n_heldout, "n_heldout", numbers.Integral, min_val=0, max_val=n_neurons - 1)
-        check_scalar(n_directions, "n_directions", numbers.Integral, min_val=1)
-        check_scalar(bin_ms, "bin_ms", numbers.Real, min_val=0, include_boundaries="neither")
-        check_scalar(lag_ms, "lag_ms", numbers.Real, min_val=0)
+        # The neuron parameters are drawn here, so the arguments are checked here.
+        self._validate_params()
+        _check_heldout(n_heldout, n_neurons)
         try:
             start, stop = (float(w) for w in window_ms)
         except (TypeError, ValueError) as err:
             raise TypeError(f"window_ms must be a pair of numbers (ms), got {window_ms!r}") from err
         n_bins = (stop - start) / bin_ms
-        if stop <= start or abs(n_bins - round(n_bins)) > 1e-9:
+        if not (math.isfinite(start) and math.isfinite(stop)) or stop <= start \
+                or abs(n_bins - round(n_bins)) > 1e-9:
             raise ValueError(f"window_ms must be an increasing pair spanning a whole number of "
                              f"{bin_ms:g} ms bins, got {window_ms!r}")
         self.n_bins_ = int(round(n_bins))
@@ -328,8 +349,15 @@ class ReachSimulator(BaseEstimator):
             ``condition`` (-1 off the grid), ``speed_gain``, ``duration_ms``, ``onset_ms``
             (NaN when conditioned on velocity), ``target_onset_ms``.
         """
-        n_trials = check_scalar(n_trials, "n_trials", numbers.Integral, min_val=1)
+        check_params({"n_trials": [positive_int], "random_state": SEED},
+                     {"n_trials": n_trials, "random_state": random_state},
+                     "ReachSimulator.sample")
+        check_memory(float(n_trials) * self.n_bins_ * (
+            self.n_neurons * _BYTES_PER_NEURON_BIN + _BYTES_PER_BIN),
+            f"ReachSimulator.sample(n_trials={n_trials})", "simulate fewer trials")
         angle = _as_trial_vector(angle, "angle", n_trials)
+        if angle is not None:
+            check_angles(angle, "angle")
         curvature = _as_trial_vector(curvature, "curvature", n_trials)
         if velocity is not None:
             try:
@@ -419,6 +447,31 @@ def _stratified_splits(labels: np.ndarray, test_size: float, val_size: float,
     return split
 
 
+_SYNTHETIC_REACH_CONSTRAINTS = {
+    **{k: ReachSimulator._parameter_constraints[k]
+       for k in ("n_neurons", "n_heldout", "n_directions", "curved", "refractory")},
+    "n_trials": [positive_int],
+    "test_size": [Interval(numbers.Real, 0, 1, closed="left")],
+    "val_size": [Interval(numbers.Real, 0, 1, closed="left")],
+    # An int, not a Generator: the trials get a seed of their own derived from it.
+    "random_state": [Interval(numbers.Integral, 0, None, closed="left"), None],
+    "return_simulator": ["boolean"],
+}
+
+
+def check_synthetic_reach_args(args: dict) -> None:
+    """Check all arguments of :func:`make_synthetic_reach` (name -> value) without simulating.
+
+    Run specs call it while they are validated, so that a bad value is reported before any
+    work; ``make_synthetic_reach`` calls it first.
+    """
+    check_params(_SYNTHETIC_REACH_CONSTRAINTS, args, "make_synthetic_reach")
+    if args["test_size"] + args["val_size"] >= 1:
+        raise ValueError(f"test_size + val_size must be < 1, got {args['test_size']} + "
+                         f"{args['val_size']}")
+    _check_heldout(args["n_heldout"], args["n_neurons"])
+
+
 def make_synthetic_reach(
     n_trials: int = 1000,
     *,
@@ -457,17 +510,10 @@ def make_synthetic_reach(
     simulator : ReachSimulator
         Only with ``return_simulator``.
     """
-    n_trials = check_scalar(n_trials, "n_trials", numbers.Integral, min_val=1)
-    check_scalar(test_size, "test_size", numbers.Real, min_val=0, max_val=1,
-                 include_boundaries="left")
-    check_scalar(val_size, "val_size", numbers.Real, min_val=0, max_val=1,
-                 include_boundaries="left")
-    if test_size + val_size >= 1:
-        raise ValueError(f"test_size + val_size must be < 1, got {test_size} + {val_size}")
-    if random_state is not None and (
-        isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral)
-    ):
-        raise TypeError(f"random_state must be an int or None, got {random_state!r}")
+    check_synthetic_reach_args(dict(
+        n_trials=n_trials, n_neurons=n_neurons, n_heldout=n_heldout, n_directions=n_directions,
+        curved=curved, refractory=refractory, test_size=test_size, val_size=val_size,
+        random_state=random_state, return_simulator=return_simulator))
 
     simulator = ReachSimulator(n_neurons=n_neurons, n_heldout=n_heldout,
                                n_directions=n_directions, curved=curved,

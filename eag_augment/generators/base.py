@@ -1,13 +1,16 @@
 """The interface every generator shares: fit(trials) / sample(n, ...) / save / load.
 
 Subclasses implement ``_fit(trials)``, ``_sample_rates(...)`` and, for persistence,
-``_get_fitted()`` / ``_set_fitted()``. This base class owns everything they have in common:
-input checks, condition handling (angle, velocity or none), Poisson spike sampling, seeding,
-and checkpoint files.
+``_get_fitted()`` / ``_set_fitted()``, and declare their hyperparameters in
+``_parameter_constraints`` (:mod:`eag_augment._validation`). This base class owns everything
+they have in common: input checks, condition handling (angle, velocity or none), Poisson spike
+sampling, seeding, fits that succeed whole or change nothing, and checkpoint files.
 """
 
 from __future__ import annotations
 
+import copy
+import numbers
 import os
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,15 +21,56 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from eag_augment._memory import check_memory
 from eag_augment._portable import PortableTorchState
-from eag_augment.checkpoint import load_checkpoint, save_checkpoint
 from eag_augment._torch import resolve_device, seed_from, torch_generator
-from eag_augment.trials import TrialSet, angle_of_reach
+from eag_augment._validation import (InvalidParameterError, StrOptions, check_params, non_negative_int,
+                                     non_negative_real, positive_int, positive_real)
+from eag_augment.checkpoint import load_checkpoint, save_checkpoint
+from eag_augment.trials import (TrialSet, angle_of_reach, as_finite_array, check_angles,
+                                finite_real)
 
 __all__ = ["BaseGenerator", "load_generator", "CONDITIONS"]
 
 CONDITIONS = (None, "angle", "velocity")
 _REGISTRY: dict[str, type] = {}
+# Peak bytes per sampled (trial, bin, neuron): rates, Poisson draws and spike counts.
+_SAMPLE_BYTES_PER_ENTRY = 16
+
+
+def _is_fitted_attribute(name: str) -> bool:
+    """scikit-learn's convention: fitted attributes end in '_', hyperparameters do not."""
+    return name.endswith("_") and not name.startswith("__")
+
+
+def _condition_constraint(supported: tuple) -> list:
+    return [StrOptions({c for c in supported if c is not None})] + (
+        [None] if None in supported else [])
+
+
+def _check_float32(values: np.ndarray, name: str) -> None:
+    """Refuse values that float32, the precision of the models, would turn into inf."""
+    peak = float(np.abs(values).max())
+    if peak > np.finfo(np.float32).max:
+        raise ValueError(f"{name} holds values up to {peak:g}, beyond float32 (the models "
+                         "compute in float32); rescale it")
+
+
+def non_finite_entry(state, where: str = "state") -> str | None:
+    """Where the first NaN or infinite value of nested dicts of arrays/tensors is, or None."""
+    if isinstance(state, dict):
+        for key, value in state.items():
+            found = non_finite_entry(value, f"{where}[{key!r}]")
+            if found is not None:
+                return found
+        return None
+    if isinstance(state, torch.Tensor):
+        finite = not state.is_floating_point() or bool(torch.isfinite(state).all())
+    elif isinstance(state, np.ndarray):
+        finite = state.dtype.kind != "f" or bool(np.isfinite(state).all())
+    else:
+        return None
+    return None if finite else where
 
 
 def encode_param(value: Any) -> Any:
@@ -44,11 +88,19 @@ def encode_param(value: Any) -> Any:
 
 
 def decode_param(value: Any) -> Any:
+    """Inverse of :func:`encode_param`: only registered estimator classes are built."""
     if isinstance(value, dict) and "__estimator__" in value:
         klass = _REGISTRY.get(value["__estimator__"])
         if klass is None:
             raise ValueError(f"checkpoint names an unknown estimator {value['__estimator__']!r}")
-        return klass(**{k: decode_param(v) for k, v in value["params"].items()})
+        params = value.get("params")
+        if not isinstance(params, dict):
+            raise ValueError(f"the parameters of the nested {klass.__name__} must be a table, "
+                             f"got {params!r}")
+        estimator = klass(**{k: decode_param(v) for k, v in params.items()})
+        if hasattr(estimator, "_parameter_constraints"):
+            estimator._validate_params()
+        return estimator
     return value
 
 
@@ -67,23 +119,57 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
 
     #: Conditions a subclass can be fitted with.
     supported_conditions: ClassVar[tuple] = CONDITIONS
+    #: Hyperparameter constraints (see eag_augment._validation); ``condition`` is checked
+    #: against ``supported_conditions`` by the base class.
+    _parameter_constraints: ClassVar[dict] = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         register(cls)
 
     # ---------------------------------------------------------------- fitting
+    def _validate_params(self) -> None:
+        """The declared constraints, and ``condition`` among ``supported_conditions``."""
+        super()._validate_params()
+        condition = getattr(self, "condition", None)
+        if not isinstance(condition, (str, type(None))) or \
+                condition not in self.supported_conditions:
+            raise InvalidParameterError(
+                f"{type(self).__name__}: condition must be one of {self.supported_conditions}, "
+                f"got {condition!r}")
+
     def fit(self, trials: TrialSet, **fit_params) -> BaseGenerator:
-        """Fit on a TrialSet (spikes (trials, bins, neurons), optional behaviour, conditions)."""
+        """Fit on a TrialSet (spikes (trials, bins, neurons), optional behaviour, conditions).
+
+        Hyperparameters and the trials are checked first. The fit then runs on a fresh,
+        unfitted copy of this generator, and its fitted attributes replace this one's only
+        when every stage succeeded with finite values: a fit that fails, diverges or is
+        interrupted raises and leaves the generator as it was (unfitted, or with its
+        previous fit whole), never half-updated.
+        """
+        self._validate_params()
         if not isinstance(trials, TrialSet):
             raise TypeError(f"trials must be a TrialSet, got {type(trials).__name__}")
         condition = getattr(self, "condition", None)
-        if condition not in self.supported_conditions:
-            raise ValueError(f"condition must be one of {self.supported_conditions}, got {condition!r}")
         if condition == "velocity" and trials.behavior is None:
             raise ValueError("condition='velocity' needs trials with behavior (velocity)")
         if condition == "angle" and "angle" not in trials.conditions and trials.behavior is None:
             raise ValueError("condition='angle' needs an 'angle' condition column or behavior")
+        if trials.behavior is not None:
+            _check_float32(trials.behavior, "trials.behavior")
+        # Hyperparameters are shared (fit never changes them); no fitted state is.
+        work = type(self).__new__(type(self))
+        work.__dict__.update({k: v for k, v in vars(self).items()
+                              if not _is_fitted_attribute(k)})
+        work._fit_whole(trials, condition, **fit_params)
+        fitted = {k: v for k, v in vars(work).items() if _is_fitted_attribute(k)}
+        unfitted = {k: v for k, v in vars(self).items() if not _is_fitted_attribute(k)}
+        # One assignment: the old fitted state is replaced all at once.
+        self.__dict__ = {**unfitted, **fitted}
+        return self
+
+    def _fit_whole(self, trials: TrialSet, condition, **fit_params) -> None:
+        """Every stage of the fit on this (fresh) instance, then the finite-state check."""
         self.condition_ = condition
         self.n_neurons_ = trials.n_neurons
         self.n_bins_ = trials.n_bins
@@ -103,7 +189,13 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self._fit(trials, np.random.default_rng(seed), **fit_params)
-        return self
+        bad = non_finite_entry(self._get_fitted()[1], "fitted state")
+        if bad is not None:
+            raise ValueError(
+                f"{type(self).__name__}.fit diverged: its {bad} holds NaN or infinite values, "
+                "so the fit was discarded (a previously fitted state is kept unchanged). Try "
+                "a lower learning rate (lr) or stronger gradient clipping, and check the "
+                "trials for extreme values")
 
     def _fit(self, trials: TrialSet, rng: np.random.Generator, **fit_params) -> None:
         raise NotImplementedError
@@ -128,14 +220,12 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
                                  "(eag_augment.trials.angle_of_reach(velocity) gives it)")
             if angle is None:
                 return rng.choice(self.train_angles_, n_trials), None
-            angle = np.asarray(angle, dtype=float)
+            angle = check_angles(angle, "angle")
             if angle.ndim == 0:
                 angle = np.full(n_trials, float(angle))
             if angle.shape != (n_trials,):
                 raise ValueError(f"angle must be a scalar or have shape ({n_trials},), "
                                  f"got {angle.shape}")
-            if not np.all(np.isfinite(angle)):
-                raise ValueError("angle contains NaN or infinite values")
             return angle, None
         if self.condition_ == "velocity":
             if angle is not None:
@@ -144,13 +234,12 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
             if velocity is None:
                 idx = rng.integers(0, len(self.train_velocity_), n_trials)
                 return None, self.train_velocity_[idx]
-            velocity = np.asarray(velocity, dtype=np.float32)
+            velocity = as_finite_array(velocity, "velocity", 3)
             expected = (n_trials, self.n_bins_, self.n_behavior_)
             if velocity.shape != expected:
                 raise ValueError(f"velocity must have shape {expected}, got {velocity.shape}")
-            if not np.all(np.isfinite(velocity)):
-                raise ValueError("velocity contains NaN or infinite values")
-            return None, velocity
+            _check_float32(velocity, "velocity")
+            return None, velocity.astype(np.float32)
         return None, None
 
     def sample(
@@ -186,15 +275,19 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
         behaviour, and an ``angle`` condition column where one is known.
         """
         self._check_fitted()
-        if isinstance(n_trials, bool) or not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
+        if guidance_scale is None:
+            guidance_scale = getattr(self, "guidance_scale", 1.0)
+        if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) \
+                or n_trials < 1:
             raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
+        check_params({"guidance_scale": [non_negative_real]}, {"guidance_scale": guidance_scale},
+                     f"{type(self).__name__}.sample")
+        check_memory(float(n_trials) * self.n_bins_ * self.n_neurons_ * _SAMPLE_BYTES_PER_ENTRY,
+                     f"{type(self).__name__}.sample(n_trials={n_trials})",
+                     "draw the trials in several smaller calls")
         seed = seed_from(random_state)
         rng = np.random.default_rng(seed)
         angle, velocity = self._resolve_conditions(int(n_trials), angle, velocity, rng)
-        if guidance_scale is None:
-            guidance_scale = getattr(self, "guidance_scale", 1.0)
-        if not np.isfinite(guidance_scale) or guidance_scale < 0:
-            raise ValueError(f"guidance_scale must be a finite number >= 0, got {guidance_scale}")
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(seed)
             return self._generate(int(n_trials), angle, velocity, float(guidance_scale), seed,
@@ -254,29 +347,94 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto") -> BaseGenerator:
-        """Read a generator written by :meth:`save` (any subclass when called on the base)."""
+        """Read a generator written by :meth:`save` (any subclass when called on the base).
+
+        The file is read without running code (``torch.load(weights_only=True)``), and
+        everything in it is checked before it is used: only registered generator classes
+        are built, their parameters must satisfy the class's constraints, only the known
+        fitted attributes are set, and arrays must have consistent shapes and finite
+        values. A file that fails raises ValueError naming the file and the entry.
+        """
+        device = resolve_device(device)
         expected = None if cls is BaseGenerator else cls.__name__
         kind, config, state = load_checkpoint(path, expected)
         klass = _REGISTRY.get(kind)
         if klass is None or not issubclass(klass, BaseGenerator):
             raise ValueError(f"{path} holds a {kind}, which is not a known generator")
         try:
-            params = {k: decode_param(v) for k, v in config["params"].items()}
-            obj = klass(**params)
-            for k, v in config["common"].items():
-                if k != "neuron_ids_str":
-                    setattr(obj, k, v)
-            for k in cls._COMMON_ARRAYS:
-                value = state["common"].get(k)
-                setattr(obj, k, None if value is None else value.numpy())
-            if "neuron_ids_str" in config["common"]:
-                obj.neuron_ids_ = np.array(config["common"]["neuron_ids_str"])
-            obj.device_ = resolve_device(device)
-            obj._set_fitted(config["fitted"], state["fitted"])
-        except (KeyError, TypeError, RuntimeError) as err:
-            raise ValueError(f"{path} does not match {kind}'s expected contents "
-                             f"(written by another version?): {err}") from err
+            return klass._restore(config, state, device)
+        except KeyError as err:
+            raise ValueError(f"{path} does not hold a valid {kind}: it lacks the entry {err} "
+                             "(damaged, or written by another version?)") from err
+        except (TypeError, ValueError, RuntimeError, AttributeError, IndexError) as err:
+            raise ValueError(f"{path} does not hold a valid {kind} (damaged, crafted, or "
+                             f"written by another version?): {err}") from err
+
+    @classmethod
+    def _restore(cls, config: dict, state: dict, device: torch.device) -> BaseGenerator:
+        """The generator a checkpoint's (config, state) describe, checked entry by entry."""
+        for where, table, keys in (("config", config, ("params", "common", "fitted")),
+                                   ("state", state, ("common", "fitted"))):
+            for key in keys:
+                if not isinstance(table[key], dict):
+                    raise ValueError(f"{where}[{key!r}] must be a table, got "
+                                     f"{type(table[key]).__name__}")
+        obj = cls(**{k: decode_param(v) for k, v in config["params"].items()})
+        obj._validate_params()
+        common = dict(config["common"])
+        strings = common.pop("neuron_ids_str", None)
+        unknown = sorted(set(common) - set(cls._COMMON))
+        unknown += sorted(set(state["common"]) - set(cls._COMMON_ARRAYS))
+        if unknown:
+            raise ValueError(f"unknown fitted entries {unknown}")
+        check_params({**_COMMON_CONSTRAINTS,
+                      "condition_": _condition_constraint(cls.supported_conditions)},
+                     common, "the checkpoint's config['common']")
+        for key in cls._COMMON:
+            setattr(obj, key, common[key])
+        arrays = {k: v.numpy() for k, v in state["common"].items()}
+        if strings is not None:
+            arrays["neuron_ids_"] = np.array(strings, dtype=str)
+        _check_common_arrays(arrays, obj)
+        for key in cls._COMMON_ARRAYS:
+            setattr(obj, key, arrays.get(key))
+        bad = non_finite_entry(state["fitted"], "state['fitted']")
+        if bad is not None:
+            raise ValueError(f"{bad} holds NaN or infinite values")
+        obj.device_ = device
+        obj._set_fitted(config["fitted"], state["fitted"])
         return obj
+
+
+# What the common part of a checkpoint's config may hold (the fitted attributes of fit()).
+_COMMON_CONSTRAINTS = {
+    "n_neurons_": [positive_int], "n_bins_": [positive_int], "bin_ms_": [positive_real], "t_start_ms_": [finite_real],
+    "n_behavior_": [non_negative_int], "behavior_names_": [list, None],
+}
+
+
+def _check_common_arrays(arrays: dict, obj: BaseGenerator) -> None:
+    """Shapes, dtypes and finiteness of a checkpoint's common arrays against its config."""
+    n = obj.n_neurons_
+    expected = {"neuron_ids_": ((n,), "iuU"), "heldout_": ((n,), "b")}
+    if obj.condition_ == "angle":
+        expected["train_angles_"] = ((None,), "f")
+    if obj.condition_ == "velocity":
+        expected["train_velocity_"] = ((None, obj.n_bins_, obj.n_behavior_), "f")
+    extra = sorted(set(arrays) - set(expected))
+    if extra:
+        raise ValueError(f"{extra} are stored, but a generator with condition="
+                         f"{obj.condition_!r} has none")
+    for key, (shape, kinds) in expected.items():
+        if key not in arrays:
+            raise ValueError(f"{key} is missing")
+        value = arrays[key]
+        if value.dtype.kind not in kinds or value.ndim != len(shape) or any(
+                want is not None and got != want for got, want in zip(value.shape, shape)):
+            raise ValueError(f"{key} has dtype {value.dtype} and shape {value.shape}; expected "
+                             f"kind {kinds!r} and shape {shape} (None: any)")
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise ValueError(f"{key} holds NaN or infinite values")
 
 
 def load_generator(path: str | os.PathLike, device: str = "auto") -> BaseGenerator:

@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from eag_augment._validation import non_negative_real, positive_int
 from eag_augment.generators.base import BaseGenerator
 from eag_augment.trials import TrialSet
 
@@ -115,6 +116,18 @@ def fit_poisson_glm(F: np.ndarray, Y: np.ndarray, alpha: float, max_iter: int = 
     return W
 
 
+_TOO_LARGE = ("{name} holds velocities up to {peak:g}: too large for the speed features and "
+              "their variance in float64; rescale it (e.g. to m/s)")
+
+
+def _finite_features(velocity: np.ndarray, lags, name: str) -> np.ndarray:
+    """:func:`velocity_features`, refusing velocities so large that they overflow."""
+    feats = velocity_features(velocity, lags)
+    if not np.isfinite(feats).all():
+        raise ValueError(_TOO_LARGE.format(name=name, peak=np.abs(velocity).max()))
+    return feats
+
+
 class PoissonEncodingGenerator(BaseGenerator):
     """Velocity-to-spikes Poisson GLM: each neuron's log-rate is linear in lagged kinematics.
 
@@ -152,6 +165,8 @@ class PoissonEncodingGenerator(BaseGenerator):
     """
 
     supported_conditions = ("velocity",)
+    _parameter_constraints: dict = {"lags": [list, tuple], "alpha": [non_negative_real],
+                                    "max_iter": [positive_int], "random_state": ["random_state"]}
 
     def __init__(self, condition: str | None = "velocity", lags=(0, 1, 2, 3, 4, 5),
                  alpha: float = 1e-3, max_iter: int = 50,
@@ -162,30 +177,24 @@ class PoissonEncodingGenerator(BaseGenerator):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def _check_params(self, n_bins: int) -> tuple[int, ...]:
-        try:
-            lags = tuple(self.lags)
-        except TypeError as err:
-            raise TypeError(f"lags must be a sequence of integer bin offsets, got "
-                            f"{self.lags!r}") from err
+    def _check_lags(self, n_bins: int) -> tuple[int, ...]:
+        """``lags`` as ints within the trial (the constraints checked their container)."""
+        lags = tuple(self.lags)
         if not lags or any(isinstance(lag, bool) or not isinstance(lag, numbers.Integral)
                            or abs(lag) >= n_bins for lag in lags):
             raise ValueError(f"lags must be a non-empty sequence of integers in "
                              f"(-{n_bins}, {n_bins}) (bins), got {self.lags!r}")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, numbers.Real) \
-                or not np.isfinite(self.alpha) or self.alpha < 0:
-            raise ValueError(f"alpha must be a finite number >= 0, got {self.alpha!r}")
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, numbers.Integral) \
-                or self.max_iter < 1:
-            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
         return tuple(int(lag) for lag in lags)
 
     def _fit(self, trials: TrialSet, rng: np.random.Generator) -> None:
-        lags = self._check_params(trials.n_bins)
-        feats = velocity_features(trials.behavior, lags).reshape(-1, len(lags) * (
-            trials.behavior.shape[2] + 1))
+        lags = self._check_lags(trials.n_bins)
+        feats = _finite_features(trials.behavior, lags, "behavior").reshape(
+            -1, len(lags) * (trials.behavior.shape[2] + 1))
         self.feature_mean_ = feats.mean(axis=0)
         self.feature_std_ = np.maximum(feats.std(axis=0), 1e-12)
+        if not np.isfinite(self.feature_std_).all():
+            raise ValueError(_TOO_LARGE.format(name="behavior",
+                                               peak=np.abs(trials.behavior).max()))
         F = (feats - self.feature_mean_) / self.feature_std_
         Y = trials.spikes.reshape(-1, trials.n_neurons)
         W = fit_poisson_glm(F, Y, float(self.alpha), int(self.max_iter))
@@ -195,7 +204,7 @@ class PoissonEncodingGenerator(BaseGenerator):
     def _sample_rates(self, n_trials, angle, velocity, guidance_scale, generator, **kw):
         if kw:
             raise TypeError(f"unexpected sampling arguments {sorted(kw)}")
-        feats = velocity_features(velocity, tuple(int(lag) for lag in self.lags))
+        feats = _finite_features(velocity, tuple(int(lag) for lag in self.lags), "velocity")
         F = (feats - self.feature_mean_) / self.feature_std_
         log_rate = np.minimum(self.intercept_ + F @ self.coef_, self.max_log_rate_)
         return np.exp(log_rate).astype(np.float32), None

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
 
+from eag_augment._validation import non_negative_int
 from eag_augment.generators.base import BaseGenerator
 from eag_augment.trials import TrialSet
 
@@ -27,6 +26,11 @@ def nearest_trials(requested: np.ndarray, stored: np.ndarray) -> np.ndarray:
     """
     a = np.asarray(requested, dtype=np.float64).reshape(len(requested), -1)
     b = np.asarray(stored, dtype=np.float64).reshape(len(stored), -1)
+    # One common scale: squares of very large velocities would overflow to inf (and inf -
+    # inf to NaN), which would pick an arbitrary trial; the nearest one does not change.
+    scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
+    if scale > 0:
+        a, b = a / scale, b / scale
     # ||a - b||^2 without the (n, trials, bins * dims) temporary.
     dist = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
     return np.argmin(dist, axis=1)
@@ -63,6 +67,8 @@ class PoissonJitterGenerator(BaseGenerator):
     """
 
     supported_conditions = ("velocity", None)
+    _parameter_constraints: dict = {"max_shift": [non_negative_int],
+                                    "random_state": ["random_state"]}
 
     def __init__(self, condition: str | None = "velocity", max_shift: int = 0,
                  random_state: int | None = None) -> None:
@@ -71,8 +77,7 @@ class PoissonJitterGenerator(BaseGenerator):
         self.random_state = random_state
 
     def _fit(self, trials: TrialSet, rng: np.random.Generator) -> None:
-        if isinstance(self.max_shift, bool) or not isinstance(self.max_shift, numbers.Integral) \
-                or not 0 <= self.max_shift < trials.n_bins:
+        if self.max_shift >= trials.n_bins:
             raise ValueError(f"max_shift must be an integer in [0, {trials.n_bins - 1}] (bins), "
                              f"got {self.max_shift!r}")
         self.counts_ = np.asarray(trials.spikes, dtype=np.int32)

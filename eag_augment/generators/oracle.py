@@ -29,15 +29,14 @@ class OracleGenerator(BaseGenerator):
         "angle" it draws fresh reaches at the given angles.
     """
 
+    _parameter_constraints: dict = {"simulator": [ReachSimulator]}
+
     def __init__(self, simulator: ReachSimulator | None = None,
                  condition: str | None = "velocity") -> None:
         self.simulator = simulator
         self.condition = condition
 
     def _fit(self, trials: TrialSet, rng: np.random.Generator) -> None:
-        if not isinstance(self.simulator, ReachSimulator):
-            raise TypeError(f"simulator must be a ReachSimulator, got "
-                            f"{type(self.simulator).__name__}")
         expected = (self.simulator.n_bins_, self.simulator.n_neurons)
         if (trials.n_bins, trials.n_neurons) != expected:
             raise ValueError(f"trials have (bins, neurons) {(trials.n_bins, trials.n_neurons)}, "

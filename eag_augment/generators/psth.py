@@ -6,12 +6,11 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
+from eag_augment._validation import non_negative_real, positive_int
 from eag_augment.generators.base import BaseGenerator
 from eag_augment.trials import TrialSet, angle_of_reach, rotate_xy, wrap_angle
 
 __all__ = ["PSTHPoissonGenerator"]
-
-
 
 
 class PSTHPoissonGenerator(BaseGenerator):
@@ -36,6 +35,10 @@ class PSTHPoissonGenerator(BaseGenerator):
     random_state : accepted for interface symmetry (fitting is deterministic).
     """
 
+    _parameter_constraints: dict = {"n_angle_bins": [positive_int],
+                                    "smooth_ms": [non_negative_real],
+                                    "random_state": ["random_state"]}
+
     def __init__(self, condition: str | None = "angle", n_angle_bins: int = 8,
                  smooth_ms: float = 10.0, random_state: int | None = None) -> None:
         self.condition = condition
@@ -44,15 +47,11 @@ class PSTHPoissonGenerator(BaseGenerator):
         self.random_state = random_state
 
     def _fit(self, trials: TrialSet, rng: np.random.Generator) -> None:
-        if self.smooth_ms < 0:
-            raise ValueError(f"smooth_ms must be >= 0, got {self.smooth_ms}")
         has_angle = "angle" in trials.conditions or trials.behavior is not None
         angles = np.asarray(trials.angles) if has_angle else np.zeros(trials.n_trials)
         if "condition" in trials.conditions:
             labels = trials.conditions["condition"].to_numpy()
         else:
-            if not isinstance(self.n_angle_bins, (int, np.integer)) or self.n_angle_bins < 1:
-                raise ValueError(f"n_angle_bins must be a positive integer, got {self.n_angle_bins}")
             width = 2 * np.pi / self.n_angle_bins
             labels = np.round(wrap_angle(angles) / width).astype(int) % self.n_angle_bins
         groups = np.unique(labels)
