@@ -1,19 +1,25 @@
-"""Decoding gain from synthetic trials: learning curves of velocity R^2 with and without
-augmentation, on the simulated reaching session and on the real M1 recording.
+"""Decoding gain from synthetic trials, measured against the tuned baselines.
 
-    python benchmarks/decoding_gain.py                     # synthetic reach, full run
-    python benchmarks/decoding_gain.py --profile medium    # the 10 % point only, 3 seeds
-    python benchmarks/decoding_gain.py --quick             # end-to-end check, numbers meaningless
+    python benchmarks/decoding_gain.py                      # simulated reach, learning curve
     python benchmarks/decoding_gain.py --dataset m1 [--mat PATH]
+    python benchmarks/decoding_gain.py --profile medium     # fewer fractions (see the spec)
+    python benchmarks/decoding_gain.py --quick              # end-to-end check, numbers meaningless
+    python benchmarks/decoding_gain.py --dataset m1 --report-only   # tables from the last run
 
-The sweep (fractions x seeds x augmenters, every decoder in every job, generators refit per
-job on that job's training subset) is declared in benchmarks/specs/decoding_gain_<dataset>.toml
-and run by :func:`eag_augment.pipelines.run`; this script adds what a learning curve alone does
-not say: the gain of each augmenter over none (paired by seed), the fraction of the oracle's
-gain each one captures (simulated data), head-to-head comparisons with EAG, and the targets of
-issue 4. Writes benchmarks/results/decoding_gain_<dataset>[_<profile>].json / .md and
-_curves.png (R^2 learning curves per decoder), _gains.png (gains over none at 10 %),
-_statistics.png / _rasters.png (real vs generated trials at the smallest fraction).
+The sweep is declared in benchmarks/specs/decoding_gain_<dataset>.toml and run by
+:func:`eag_augment.pipelines.run`: five outer folds (blocked: each fold tests on one fifth of
+the data and trains on the segment that follows it, so segments of up to a fifth do not
+overlap), training fractions, augmenters, and every decoder both with the spec's fixed
+settings and tuned by inner blocked cross-validation on the real training trials, the
+augmentation ratio (0 included) and, for guided generators, the guidance scale searched
+with it. The baseline to beat is the decoder tuned without augmentation.
+
+This script adds: EAG against every other augmenter (paired, tuned), the share of the
+oracle's gain EAG captures (simulated data), how often the tuned pipelines chose to augment,
+the targets of issues 9 and 13 judged by their 95 % intervals, and the figures. Writes
+benchmarks/results/decoding_gain_<dataset>[_<profile>].json / .md and _curves.png (tuned
+R^2 learning curves), _gains.png (differences to the tuned baselines), _statistics.png /
+_rasters.png (real vs generated trials).
 """
 
 from __future__ import annotations
@@ -32,132 +38,150 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (ROOT, SHARED_DATA, machine, setup, shown, spec_overrides,  # noqa: E402
                      sweep_parser, write_json)
 
-from eag_augment.pipelines import (load_spec, markdown_table, run, scores_figure,  # noqa: E402
-                                   summarize)
+from eag_augment.model_selection import bootstrap_r2  # noqa: E402
+from eag_augment.pipelines import (compare, comparison_markdown, load_predictions,  # noqa: E402
+                                   load_spec, run)
 
 SPECS = ROOT / "benchmarks" / "specs"
 DEFAULT_MAT = SHARED_DATA / "m1_stevenson_2011.mat"
-TARGET_FRACTION = 0.1
-KEYS = ["test_set", "train_fraction", "decoder"]
-TARGET_DECODERS = ("ridge", "wiener", "gru")
-# The share of the oracle's gain is only read where the oracle gains by this many s.e.m.
-CLEAR_ORACLE_GAIN = 2.0
-# ... and is at least this large in R^2: a ratio over a tiny denominator says nothing.
-MIN_ORACLE_GAIN = 0.01
+MIN_GAIN = 0.02           # issue 13: >= +0.02 R^2 with the interval above 0
+TARGET_FRACTIONS = {"m1": (0.05, 0.1), "synthetic": (0.1,)}
+TARGET_DECODERS = ("ridge", "gru")
 
 
-def _sem(values: np.ndarray) -> float:
-    values = np.asarray(values, dtype=float)
-    return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
+def _interval(mid: float, low: float, high: float) -> str:
+    return f"{mid:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
-def paired(rows: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
-    """R^2 of augmenter ``a`` minus that of ``b``, paired by seed: mean, s.e.m., seeds."""
-    index = KEYS + ["seed"]
-    ra = rows[rows.augmenter == a].set_index(index)["r2"]
-    rb = rows[rows.augmenter == b].set_index(index)["r2"]
-    diff = (ra - rb).dropna().rename("diff").reset_index()
-    out = diff.groupby(KEYS, sort=False)["diff"].agg(
-        diff_mean="mean", diff_sem=_sem, n_seeds="count").reset_index()
-    return out.assign(augmenter=a, versus=b)
+def head_to_head(rows: pd.DataFrame, predictions: dict, targets: dict, shared_test: bool,
+                 champion: str = "eag", mode: str = "tuned") -> pd.DataFrame:
+    """``champion`` minus every other augmenter, same decoder and mode, paired by seed and
+    test trial, with 95 % bootstrap intervals."""
+    out = []
+    part = rows[rows["mode"] == mode]
+    for (test_set, fraction, decoder), group in part.groupby(
+            ["test_set", "train_fraction", "decoder"], sort=False):
+        seeds = sorted(group["seed"].unique())
+        preds = {aug: [predictions[(fraction, s, aug, decoder, mode, test_set)] for s in seeds]
+                 for aug in dict.fromkeys(group["augmenter"])}
+        if champion not in preds:
+            continue
+        y = [targets[(s, test_set)] for s in seeds]
+        for rival in preds:
+            if rival == champion:
+                continue
+            t = bootstrap_r2(y, {champion: preds[champion], rival: preds[rival]},
+                             baseline=rival, shared_test=shared_test, random_state=0)
+            r = t.set_index("pipeline").loc[champion]
+            out.append({"test_set": test_set, "train_fraction": fraction, "decoder": decoder,
+                        "versus": rival, "diff": r["diff"], "diff_low": r.diff_low,
+                        "diff_high": r.diff_high, "n_seeds": len(seeds)})
+    return pd.DataFrame(out)
 
 
-def oracle_capture(summary: pd.DataFrame, oracle: str = "oracle") -> pd.DataFrame:
-    """Fraction of the oracle's mean gain over none that each augmenter's mean gain reaches.
-
-    ``oracle_gain_over_sem`` says how clearly the oracle gains at all (the ratio is
-    meaningless where it does not: a small denominator).
-    """
-    orc = summary[summary.augmenter == oracle].set_index(KEYS)
-    rows = []
-    for r in summary[~summary.augmenter.isin([oracle, "none"])].itertuples():
-        o = orc.loc[(r.test_set, r.train_fraction, r.decoder)]
-        rows.append({"test_set": r.test_set, "train_fraction": r.train_fraction,
-                     "decoder": r.decoder, "augmenter": r.augmenter,
-                     "gain_mean": r.gain_mean, "oracle_gain_mean": o.gain_mean,
-                     "captured": r.gain_mean / o.gain_mean if o.gain_mean > 0 else math.nan,
-                     "oracle_gain_over_sem": o.gain_mean / o.gain_sem if o.gain_sem > 0
-                     else math.nan})
-    return pd.DataFrame(rows)
-
-
-def harmful(summary: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    """Configurations whose mean gain over none is below minus the seed-to-seed spread.
-
-    The spread is the larger s.d. over seeds of the decoder's R^2 without augmentation and
-    with the augmenter (at 100 % every seed trains on the same trials, so a deterministic
-    decoder's R^2 varies only through the generator's seed).
-    """
-    sd = rows.groupby(KEYS + ["augmenter"])["r2"].std(ddof=1).rename("sd").reset_index()
-    none_sd = sd[sd.augmenter == "none"].drop(columns="augmenter").rename(
-        columns={"sd": "none_sd"})
-    merged = summary[summary.augmenter != "none"].merge(none_sd, on=KEYS).merge(
-        sd, on=KEYS + ["augmenter"])
-    merged["spread"] = np.fmax(merged.none_sd, merged.sd)
-    return merged[merged.gain_mean < -merged.spread][
-        KEYS + ["augmenter", "gain_mean", "gain_sem", "spread"]]
+def oracle_capture(comparison: pd.DataFrame, champion: str = "eag") -> pd.DataFrame:
+    """The champion's gain over the tuned baseline as a share of the oracle's, where the
+    oracle's interval excludes 0 and its gain is at least 0.01 (a ratio over a small
+    denominator says nothing)."""
+    tuned = comparison[comparison["mode"] == "tuned"].set_index(
+        ["test_set", "train_fraction", "decoder", "augmenter"])
+    out = []
+    for (test_set, fraction, decoder), _ in tuned.groupby(level=[0, 1, 2], sort=False):
+        try:
+            orc = tuned.loc[(test_set, fraction, decoder, "oracle")]
+            mine = tuned.loc[(test_set, fraction, decoder, champion)]
+        except KeyError:
+            continue
+        clear = orc.diff_low > 0 and orc["diff"] >= 0.01
+        out.append({"test_set": test_set, "train_fraction": fraction, "decoder": decoder,
+                    "gain": mine["diff"], "oracle_gain": orc["diff"],
+                    "oracle_low": orc.diff_low,
+                    "captured": mine["diff"] / orc["diff"] if clear else math.nan})
+    return pd.DataFrame(out)
 
 
-def targets(summary: pd.DataFrame, versus: pd.DataFrame, capture: pd.DataFrame | None,
-            dataset: str) -> list[dict]:
-    """Issue 4's targets at 10 % of the training data, each with its measured numbers."""
-    at = summary[(summary.train_fraction == TARGET_FRACTION) & (summary.augmenter == "eag")]
-    if at.empty:
-        return []
-    gain = at.set_index("decoder")
+def ratio_choices(rows: pd.DataFrame) -> pd.DataFrame:
+    """How often the tuned pipelines chose to augment, and the mean ratio they chose."""
+    tuned = rows[(rows["mode"] == "tuned") & (rows["augmenter"] != "none")]
+    first = tuned[tuned["test_set"] == tuned["test_set"].iloc[0]] if len(tuned) else tuned
+    return first.groupby(["train_fraction", "decoder", "augmenter"], sort=False).agg(
+        augmented=("ratio", lambda r: float(np.mean(np.asarray(r) > 0))),
+        mean_ratio=("ratio", "mean"), n_seeds=("seed", "nunique")).reset_index()
+
+
+def check_targets(comparison: pd.DataFrame, versus: pd.DataFrame,
+                  capture: pd.DataFrame | None, dataset: str) -> list[dict]:
+    """The issues' targets, each met only where its 95 % interval says so."""
     out = []
 
     def add(what: str, measured: str, met: bool) -> None:
         out.append({"target": what, "measured": measured, "met": bool(met)})
 
-    for dec in TARGET_DECODERS:
-        if dec in gain.index:
-            g = gain.loc[dec]
-            add(f"EAG raises the {dec} R^2 at 10 %", f"gain {g.gain_mean:+.3f} ± {g.gain_sem:.3f}",
-                g.gain_mean > 0)
-    if dataset == "synthetic" and "gru" in gain.index:
-        g = gain.loc["gru"]
-        add("GRU gains >= +0.05 with EAG at 10 %", f"{g.gain_mean:+.3f} ± {g.gain_sem:.3f}",
-            g.gain_mean >= 0.05)
+    tuned = comparison[(comparison["mode"] == "tuned") & (comparison.augmenter == "eag")]
+    for fraction in TARGET_FRACTIONS[dataset]:
+        for dec in TARGET_DECODERS:
+            sel = tuned[(tuned.train_fraction == fraction) & (tuned.decoder == dec)
+                        & (tuned.test_set == tuned.test_set.iloc[0])]
+            if sel.empty:
+                continue
+            r = sel.iloc[0]
+            add(f"tuned EAG-{dec} beats tuned {dec} without augmentation by >= +{MIN_GAIN} "
+                f"({fraction:.0%})", _interval(r["diff"], r.diff_low, r.diff_high),
+                r["diff"] >= MIN_GAIN and r.diff_low > 0)
+            add(f"tuned EAG-{dec} beats the best tuned decoder without augmentation "
+                f"({r.best_decoder}) by >= +{MIN_GAIN} ({fraction:.0%})",
+                _interval(r.diff_best, r.diff_best_low, r.diff_best_high),
+                r.diff_best >= MIN_GAIN and r.diff_best_low > 0)
+            rivals = ("jitter", "encoding") if dataset == "m1" else ("psth", "jitter")
+            v = versus[(versus.train_fraction == fraction) & (versus.decoder == dec)
+                       & versus.versus.isin(rivals)]
+            for x in v.itertuples():
+                add(f"tuned EAG-{dec} beats tuned {x.versus}-{dec} ({fraction:.0%})",
+                    _interval(x.diff, x.diff_low, x.diff_high), x.diff_low > 0)
     if capture is not None and not capture.empty:
-        c = capture[(capture.train_fraction == TARGET_FRACTION) & (capture.augmenter == "eag")
-                    & capture.decoder.isin(TARGET_DECODERS)]
-        for r in c.itertuples():
-            add(f"EAG captures >= 60 % of the oracle's gain ({r.decoder}, 10 %)",
-                f"{r.captured:.0%} ({r.gain_mean:+.3f} of {r.oracle_gain_mean:+.3f})",
-                r.captured >= 0.6)
-    rivals = ("psth", "jitter") if dataset == "synthetic" else ("jitter",)
-    v = versus[(versus.train_fraction == TARGET_FRACTION) & versus.versus.isin(rivals)]
-    for r in v[v.decoder.isin(TARGET_DECODERS)].itertuples():
-        add(f"EAG beats {r.versus} ({r.decoder}, 10 %)",
-            f"EAG - {r.versus} = {r.diff_mean:+.3f} ± {r.diff_sem:.3f}", r.diff_mean > 0)
+        for r in capture[capture.train_fraction.isin(TARGET_FRACTIONS[dataset])].itertuples():
+            add(f"EAG captures >= 60 % of the oracle's gain ({r.decoder}, "
+                f"{r.train_fraction:.0%}, tuned)",
+                "n/a: the oracle's gain is not clear" if math.isnan(r.captured)
+                else f"{r.captured:.0%} ({r.gain:+.3f} of {r.oracle_gain:+.3f})",
+                not math.isnan(r.captured) and r.captured >= 0.6)
     return out
 
 
 # ------------------------------------------------------------------------------ figures
-def gains_figure(summary: pd.DataFrame, fraction: float, path: Path,
-                 title: str | None = None) -> Path:
-    """Gain over none (mean ± s.e.m. over seeds) per decoder and augmenter at ``fraction``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+def _panels(comparison: pd.DataFrame, value: str, low: str, high: str, path: Path,
+            ylabel: str, title: str, zero_line: bool) -> Path:
+    """One panel per decoder: ``value`` of the tuned pipelines against the training fraction,
+    one line per augmenter, 95 % intervals as bars."""
     import matplotlib.pyplot as plt
 
-    part = summary[(summary.train_fraction == fraction) & (summary.augmenter != "none")]
+    part = comparison[(comparison["mode"] == "tuned")
+                      & (comparison.test_set == comparison.test_set.iloc[0])]
     decoders = list(dict.fromkeys(part.decoder))
     augmenters = list(dict.fromkeys(part.augmenter))
-    width = 0.8 / len(augmenters)
-    fig, ax = plt.subplots(figsize=(1.2 + 1.6 * len(decoders), 3.6))
-    for k, aug in enumerate(augmenters):
-        sub = part[part.augmenter == aug].set_index("decoder").reindex(decoders)
-        x = np.arange(len(decoders)) + (k - (len(augmenters) - 1) / 2) * width
-        ax.bar(x, sub.gain_mean, width, yerr=sub.gain_sem.fillna(0.0), capsize=2,
-               label=aug, color=f"C{k + 1}")
-    ax.axhline(0.0, color="k", lw=0.8)
-    ax.set_xticks(np.arange(len(decoders)), decoders)
-    ax.set_ylabel("test R^2 gain over none")
-    ax.set_title(title or f"gain from augmentation at {fraction:.0%} of the real training data")
-    ax.legend(fontsize="small", frameon=False, ncol=2)
+    fractions = sorted(part.train_fraction.unique())
+    fig, axes = plt.subplots(1, len(decoders), figsize=(3.4 * len(decoders) + 1.8, 3.4),
+                             squeeze=False, sharey=zero_line)
+    for ax, dec in zip(axes[0], decoders):
+        for k, aug in enumerate(augmenters):
+            sub = part[(part.decoder == dec) & (part.augmenter == aug)].sort_values(
+                "train_fraction")
+            x = sub.train_fraction.to_numpy() * 100 * (1 + 0.03 * (k - len(augmenters) / 2))
+            style = dict(color="k", lw=2.2, zorder=5) if aug == "none" else dict(color=f"C{k}")
+            ax.errorbar(x, sub[value], yerr=[sub[value] - sub[low], sub[high] - sub[value]],
+                        marker="o", ms=3.5, capsize=2, label=aug, **style)
+        if zero_line:
+            ax.axhline(0.0, color="0.4", lw=0.8)
+        if len(fractions) > 1:
+            ax.set_xscale("log")
+            ax.set_xticks([f * 100 for f in fractions], [f"{f:.0%}" for f in fractions])
+            ax.minorticks_off()
+        ax.set_xlabel("real training data")
+        ax.set_title(f"{dec}, tuned")
+    axes[0, 0].set_ylabel(ylabel)
+    axes[0, -1].legend(fontsize="small", frameon=False, loc="upper left",
+                       bbox_to_anchor=(1.02, 1.0), title="augmenter")
+    fig.suptitle(title, fontsize="medium")
     fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
@@ -173,58 +197,52 @@ def md_table(df: pd.DataFrame, columns: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def report_markdown(name: str, summary: pd.DataFrame, capture: pd.DataFrame | None,
-                    versus: pd.DataFrame, harm: pd.DataFrame, checks: list[dict],
-                    wall_s: float) -> str:
-    parts = [f"# {name}\n", "## Test R^2 (learning curve)\n", markdown_table(summary, "none")]
+def report_markdown(name: str, comparison: pd.DataFrame, versus: pd.DataFrame,
+                    capture: pd.DataFrame | None, choices: pd.DataFrame, checks: list[dict],
+                    info: dict, wall_s: float) -> str:
+    parts = [f"# {name}\n",
+             f"Measured on {info['cpu']} ({info['cores']} cores, {info['torch_threads']} torch "
+             f"thread(s) per job, native bf16: {info['native_bf16']}), commit {info['commit']}, "
+             f"{info['date']}; command `{info['command']}`; wall time {wall_s / 3600:.1f} h.\n",
+             "## Against the tuned baselines\n", comparison_markdown(comparison)]
+    if not versus.empty:
+        v = versus.copy()
+        v["fraction"] = v.train_fraction.map("{:.0%}".format)
+        v["cell"] = [_interval(m, lo, hi) for m, lo, hi in zip(v["diff"], v.diff_low,
+                                                               v.diff_high)]
+        wide = v.pivot_table(index=["fraction", "decoder"], columns="versus", values="cell",
+                             aggfunc="first", sort=False).reset_index()
+        cols = {"fraction": "real data", "decoder": "decoder"}
+        cols.update({a: f"EAG − {a}" for a in v.versus.unique()})
+        parts += ["\n## EAG against the other augmenters (tuned pipelines)\n",
+                  "R^2 of the tuned EAG pipeline minus that of the tuned pipeline with the "
+                  "other augmenter, same decoder, paired by seed and test trial (95 % CI).\n",
+                  md_table(wide, cols) + "\n"]
     if capture is not None and not capture.empty:
         c = capture.copy()
         c["fraction"] = c.train_fraction.map("{:.0%}".format)
-        c["captured_"] = [f"{v:.0%}" if z >= CLEAR_ORACLE_GAIN and g >= MIN_ORACLE_GAIN
-                          else "n/a" for v, z, g in zip(c.captured, c.oracle_gain_over_sem,
-                                                        c.oracle_gain_mean)]
-        c["gain_"] = c.gain_mean.map("{:+.3f}".format)
-        c["oracle_"] = [f"{g:+.3f} ({z:.1f} s.e.m.)" for g, z in
-                        zip(c.oracle_gain_mean, c.oracle_gain_over_sem)]
-        wide = c.pivot_table(index=["fraction", "decoder", "oracle_"], columns="augmenter",
-                             values="captured_", aggfunc="first", sort=False).reset_index()
-        cols = {"fraction": "real trials", "decoder": "decoder", "oracle_": "oracle gain"}
-        cols.update({a: a for a in c.augmenter.unique()})
-        parts += ["\n## Share of the oracle's gain captured\n",
-                  "Mean gain of the augmenter over none / mean gain of the oracle over none; "
-                  f"n/a where the oracle's gain is under {CLEAR_ORACLE_GAIN} s.e.m. or under "
-                  f"{MIN_ORACLE_GAIN} R^2.\n",
-                  md_table(wide.rename(columns=lambda s: s), cols) + "\n"]
-    v = versus.copy()
-    v["fraction"] = v.train_fraction.map("{:.0%}".format)
-    v["cell"] = [f"{m:+.3f} ± {s:.3f}" for m, s in zip(v.diff_mean, v.diff_sem)]
-    wide = v.pivot_table(index=["fraction", "decoder"], columns="versus", values="cell",
-                         aggfunc="first", sort=False).reset_index()
-    cols = {"fraction": "real trials", "decoder": "decoder"}
-    cols.update({a: f"EAG − {a}" for a in v.versus.unique()})
-    parts += ["\n## EAG against the other augmenters\n",
-              "R^2 of EAG minus that of the other augmenter, paired by seed (mean ± s.e.m.).\n",
+        c["cap"] = [f"{x:.0%}" if not math.isnan(x) else "n/a" for x in c.captured]
+        c["g"] = c.gain.map("{:+.3f}".format)
+        c["o"] = [f"{g:+.3f} (low {lo:+.3f})" for g, lo in zip(c.oracle_gain, c.oracle_low)]
+        parts += ["\n## Share of the oracle's gain captured (tuned pipelines)\n",
+                  "EAG's gain over the tuned baseline / the oracle's; n/a where the oracle's "
+                  "interval includes 0 or its gain is under 0.01.\n",
+                  md_table(c, {"fraction": "real data", "decoder": "decoder", "g": "EAG gain",
+                               "o": "oracle gain", "cap": "captured"}) + "\n"]
+    ch = choices.copy()
+    ch["fraction"] = ch.train_fraction.map("{:.0%}".format)
+    ch["cell"] = [f"{a:.0%} (mean ratio {r:.1f})" for a, r in zip(ch.augmented, ch.mean_ratio)]
+    wide = ch.pivot_table(index=["fraction", "decoder"], columns="augmenter", values="cell",
+                          aggfunc="first", sort=False).reset_index()
+    cols = {"fraction": "real data", "decoder": "decoder"}
+    cols.update({a: a for a in ch.augmenter.unique()})
+    parts += ["\n## How often the tuned pipelines chose to augment\n",
+              "Share of seeds whose inner cross-validation chose a ratio above 0.\n",
               md_table(wide, cols) + "\n"]
-    parts.append("\n## Where augmentation hurts\n")
-    if harm.empty:
-        parts.append("No configuration lowers a decoder's mean R^2 by more than its "
-                     "seed-to-seed spread.\n")
-    else:
-        h = harm.copy()
-        h["fraction"] = h.train_fraction.map("{:.0%}".format)
-        h["gain"] = [f"{m:+.3f} ± {s:.3f}" for m, s in zip(h.gain_mean, h.gain_sem)]
-        h["sd"] = h.spread.map("{:.3f}".format)
-        parts += ["Mean gain below minus the seed-to-seed spread (the larger s.d. over seeds "
-                  "of the decoder's R^2 without and with the augmenter):\n",
-                  md_table(h, {"fraction": "real trials", "decoder": "decoder",
-                             "augmenter": "augmenter", "gain": "gain", "sd": "spread (s.d.)"})
-                  + "\n"]
     if checks:
-        parts += ["\n## Targets (issue 4) at 10 %\n",
-                  md_table(pd.DataFrame(checks).assign(
-                      met=lambda d: d.met.map({True: "met", False: "not met"})),
-                      {"target": "target", "measured": "measured", "met": "status"}) + "\n"]
-    parts.append(f"\nWall time of the run: {wall_s / 60:.1f} min.\n")
+        parts += ["\n## Targets\n", md_table(pd.DataFrame(checks).assign(
+            met=lambda d: d.met.map({True: "met", False: "**not met**"})),
+            {"target": "target", "measured": "measured (95 % CI)", "met": "status"}) + "\n"]
     return "\n".join(parts)
 
 
@@ -241,22 +259,7 @@ def build_parser():
     p.add_argument("--dataset", choices=("synthetic", "m1"), default="synthetic")
     p.add_argument("--mat", type=Path, default=DEFAULT_MAT,
                    help="the M1 recording (m1_stevenson_2011.mat; see ../shared/data/README.md)")
-    p.add_argument("--merge", type=Path, action="append", default=[], metavar="JSON",
-                   help="add the rows of an earlier run of the same spec (a JSON this script "
-                        "wrote) at the training fractions this run lacks (repeatable)")
     return p
-
-
-def merge_rows(rows: pd.DataFrame, wall_s: float, paths: list[Path]) -> tuple[pd.DataFrame, float]:
-    """``rows`` plus, from each earlier result JSON, the rows at fractions ``rows`` lacks;
-    wall times add up."""
-    for path in paths:
-        saved = json.loads(path.read_text())
-        earlier = pd.DataFrame(saved["rows"])
-        rows = pd.concat([rows, earlier[~earlier.train_fraction.isin(rows.train_fraction)]],
-                         ignore_index=True)
-        wall_s += saved["wall_s"]
-    return rows.sort_values("train_fraction", kind="stable", ignore_index=True), wall_s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,42 +279,48 @@ def main(argv: list[str] | None = None) -> int:
     spec = load_spec(SPECS / f"decoding_gain_{args.dataset}.toml", profile=profile,
                      overrides=overrides)
     spec.output = ROOT / spec.output
+    stem = f"decoding_gain_{args.dataset}" + (f"_{profile}" if profile else "")
+    out = args.out
     if args.report_only:
         saved = json.loads((spec.output / "results.json").read_text())
         rows, wall_s = pd.DataFrame(saved["rows"]), saved["wall_s"]
+        # The machine of the run, not of this rebuild.
+        info = json.loads((out / f"{stem}.json").read_text())["machine"]
     else:
         result = run(spec, verbose=1)
         rows, wall_s = result.rows, result.wall_s
-    rows, wall_s = merge_rows(rows, wall_s, args.merge)
-    summary = summarize(rows, spec.baseline)
-    has_oracle = "oracle" in spec.augmenter_names
-    capture = oracle_capture(summary) if has_oracle else None
-    versus = pd.concat([paired(rows, "eag", other) for other in spec.augmenter_names
-                        if other not in ("eag", "none")], ignore_index=True)
-    harm = harmful(summary, rows)
-    checks = targets(summary, versus, capture, args.dataset)
-
-    stem = f"decoding_gain_{args.dataset}" + (f"_{profile}" if profile else "")
-    out = args.out
-    written = {"curves": scores_figure(summary, out / f"{stem}_curves.png")}
+        info = {**machine(), "torch_threads": spec.torch_threads or machine()["torch_threads"]}
+    predictions, targets = load_predictions(spec.output / "predictions.npz")
+    shared = spec.split["kind"] != "blocked"
+    comparison = compare(rows, predictions, targets, shared_test=shared)
+    versus = head_to_head(rows, predictions, targets, shared)
+    capture = oracle_capture(comparison) if "oracle" in spec.augmenter_names else None
+    choices = ratio_choices(rows)
+    checks = check_targets(comparison, versus, capture, args.dataset)
+    written = {
+        "curves": _panels(comparison, "r2", "r2_low", "r2_high", out / f"{stem}_curves.png",
+                          "test R^2 (95 % CI)", f"{args.dataset}: tuned pipelines "
+                          "(black: the tuned baseline)", zero_line=False),
+        "gains": _panels(comparison[comparison.augmenter != "none"], "diff", "diff_low",
+                         "diff_high", out / f"{stem}_gains.png",
+                         "R^2 minus the tuned baseline (95 % CI)",
+                         f"{args.dataset}: gain over the same decoder tuned without "
+                         "augmentation", zero_line=True),
+    }
     for key in ("statistics", "rasters"):
         src = spec.output / f"{key}.png"
         if src.exists():
             written[key] = out / f"{stem}_{key}.png"
             shutil.copyfile(src, written[key])
-    fractions = set(rows.train_fraction)
-    fraction = TARGET_FRACTION if TARGET_FRACTION in fractions else min(fractions)
-    written["gains"] = gains_figure(summary, fraction, out / f"{stem}_gains.png")
-    md = report_markdown(stem, summary, capture, versus, harm, checks, wall_s)
+    md = report_markdown(stem, comparison, versus, capture, choices, checks, info, wall_s)
     (out / f"{stem}.md").write_text(md)
     write_json(out / f"{stem}.json", {
         "benchmark": "decoding_gain", "dataset": args.dataset, "profile": profile,
         "rebuilt_from": str(spec.output / "results.json") if args.report_only else None,
-        "merged_from": [str(p) for p in args.merge],
-        "machine": machine(), "wall_s": wall_s, "spec": spec.raw,
-        "summary": records(summary), "oracle_capture": records(capture),
-        "eag_versus": records(versus), "harmful": records(harm), "targets": checks,
-        "figures": {k: shown(v) for k, v in written.items()},
+        "machine": info, "wall_s": wall_s, "spec": spec.raw,
+        "comparison": records(comparison), "eag_versus": records(versus),
+        "oracle_capture": records(capture), "ratio_choices": records(choices),
+        "targets": checks, "figures": {k: shown(v) for k, v in written.items()},
         "rows": records(rows),
     })
     print(md)

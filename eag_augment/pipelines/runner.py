@@ -129,7 +129,7 @@ def _guidance_scales(augmenter, tuning: dict):
     """The tuning's guidance scales, for generators that are guided (else None)."""
     generator = augmenter.get_params(deep=False).get("generator")
     if tuning["guidance_scales"] is None or generator is None \
-            or "guidance_scale" not in generator.get_params(deep=False) \
+            or not getattr(type(generator), "supports_guidance", False) \
             or augmenter.get_params(deep=False).get("condition") is None:
         return None
     return tuning["guidance_scales"]
