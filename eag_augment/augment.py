@@ -10,7 +10,6 @@ training fold and never sees a test trial.
 from __future__ import annotations
 
 import logging
-import numbers
 
 import numpy as np
 import pandas as pd
@@ -18,9 +17,12 @@ import scipy.sparse
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 
+from eag_augment._memory import check_memory
+from eag_augment._validation import (HasMethods, StrOptions, non_negative_int,
+                                     non_negative_real, positive_real)
 from eag_augment.provenance import mark_synthetic
-from eag_augment.trials import (TrialSet, angle_of_reach, as_finite_array, rotate_xy,
-                                validate_spikes, wrap_angle)
+from eag_augment.trials import (TrialSet, angle_of_reach, as_finite_array, check_angles,
+                                rotate_xy, validate_spikes, wrap_angle)
 
 __all__ = ["SyntheticAugmenter", "trajectories_at"]
 
@@ -60,7 +62,7 @@ def trajectories_at(targets, velocity, angles=None) -> np.ndarray:
     -------
     array (n, bins, dims), float64
     """
-    targets = as_finite_array(np.atleast_1d(targets), "targets", 1, dtype=float)
+    targets = check_angles(as_finite_array(np.atleast_1d(targets), "targets", 1), "targets")
     velocity = as_finite_array(velocity, "velocity", 3, dtype=float)
     angles = angle_of_reach(velocity) if angles is None else as_finite_array(
         angles, "angles", 1, dtype=float)
@@ -156,6 +158,18 @@ class SyntheticAugmenter(BaseEstimator):
     """
 
     _estimator_type = "sampler"
+    _parameter_constraints: dict = {
+        "generator": [HasMethods(["fit", "sample"]), None],
+        "ratio": [non_negative_real],
+        "n_synthetic": [non_negative_int, None],
+        "condition": [StrOptions({"angle", "velocity"}), None],
+        "conditions": [StrOptions(set(CONDITION_MODES)), "array-like"],
+        "guidance_scale": [non_negative_real, None],
+        "bin_ms": [positive_real],
+        "prefit": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
 
     def __init__(
         self,
@@ -203,31 +217,6 @@ class SyntheticAugmenter(BaseEstimator):
     # ------------------------------------------------------------------ checks
     def _log(self, message: str) -> None:
         log.log(logging.INFO if self.verbose else logging.DEBUG, message)
-
-    def _check_params(self) -> None:
-        if isinstance(self.ratio, bool) or not isinstance(self.ratio, numbers.Real) \
-                or not np.isfinite(self.ratio) or self.ratio < 0:
-            raise ValueError(f"ratio must be a finite number >= 0 (synthetic trials per real "
-                             f"trial), got {self.ratio!r}")
-        if self.n_synthetic is not None and (
-                isinstance(self.n_synthetic, bool)
-                or not isinstance(self.n_synthetic, numbers.Integral) or self.n_synthetic < 0):
-            raise ValueError(f"n_synthetic must be None or an integer >= 0, "
-                             f"got {self.n_synthetic!r}")
-        if self.condition not in CONDITIONS:
-            raise ValueError(f"condition must be one of {CONDITIONS}, got {self.condition!r}")
-        if self.guidance_scale is not None and (
-                isinstance(self.guidance_scale, bool)
-                or not isinstance(self.guidance_scale, numbers.Real)
-                or not np.isfinite(self.guidance_scale) or self.guidance_scale < 0):
-            raise ValueError(f"guidance_scale must be None or a finite number >= 0, "
-                             f"got {self.guidance_scale!r}")
-        if isinstance(self.bin_ms, bool) or not isinstance(self.bin_ms, numbers.Real) \
-                or not np.isfinite(self.bin_ms) or self.bin_ms <= 0:
-            raise ValueError(f"bin_ms must be a positive number of milliseconds, "
-                             f"got {self.bin_ms!r}")
-        if not isinstance(self.prefit, (bool, np.bool_)):
-            raise TypeError(f"prefit must be True or False, got {self.prefit!r}")
 
     def _check_generator(self, n_bins: int, n_neurons: int, n_dims: int):
         """The generator to use, unfitted (a configured clone) or prefit; errors early."""
@@ -291,7 +280,7 @@ class SyntheticAugmenter(BaseEstimator):
             raise ValueError(f"y must have shape ({X.shape[0]}, {X.shape[1]}, dims) to match X "
                              f"(trials, bins, neurons) {X.shape}, got {y.shape}")
         if angles is not None:
-            angles = as_finite_array(angles, "angles", 1, dtype=float)
+            angles = check_angles(as_finite_array(angles, "angles", 1), "angles")
             if angles.shape != (X.shape[0],):
                 raise ValueError(f"angles must have shape ({X.shape[0]},) (one per trial), "
                                  f"got {angles.shape}")
@@ -315,7 +304,7 @@ class SyntheticAugmenter(BaseEstimator):
                              "condition=None generates unconditionally")
         arr = np.asarray(cond)
         if arr.ndim == 1:
-            arr = as_finite_array(arr, "conditions", 1, dtype=float)
+            arr = check_angles(as_finite_array(arr, "conditions", 1), "conditions")
             if n_dims < 2:
                 raise ValueError(f"conditions as angles need x/y velocity, y has {n_dims} dims")
             return arr
@@ -333,10 +322,18 @@ class SyntheticAugmenter(BaseEstimator):
                          f"trajectories (n, bins, dims); got an array of shape {arr.shape}")
 
     # ------------------------------------------------------------- planning
-    def _n_synthetic(self, n_real: int) -> int:
-        if self.n_synthetic is not None:
-            return int(self.n_synthetic)
-        return int(round(self.ratio * n_real))
+    def _n_synthetic(self, X: np.ndarray, n_dims: int) -> int:
+        """Synthetic trials to draw for X, refused when they could not fit in memory."""
+        n_real, n_bins, n_neurons = X.shape
+        n = float(self.n_synthetic if self.n_synthetic is not None else self.ratio * n_real)
+        # Per synthetic bin: its rows of X_aug and y_aug, and the generator's TrialSet
+        # (spikes, rates, behaviour) with the sampling temporaries.
+        per_bin = n_neurons * (X.itemsize + 16) + n_dims * 8 * 3
+        check_memory(n * n_bins * per_bin,
+                     f"{type(self).__name__}(ratio={self.ratio!r}, "
+                     f"n_synthetic={self.n_synthetic!r}) on {n_real} trials",
+                     "lower ratio or n_synthetic")
+        return int(round(n))
 
     def _plan(self, conditions, y: np.ndarray, train_angles: np.ndarray | None, n: int,
               rng: np.random.RandomState) -> dict:
@@ -387,13 +384,13 @@ class SyntheticAugmenter(BaseEstimator):
             y's dtype when floating, else float64; the synthetic rows hold the velocity each
             synthetic trial was conditioned on (or generated with).
         """
-        self._check_params()
+        self._validate_params()
         X, y, angles = self._check_data(X, y, angles)
         n_real, n_bins, n_neurons = X.shape
         n_dims = y.shape[2]
         conditions = self._check_conditions(n_bins, n_dims)
         generator = self._check_generator(n_bins, n_neurons, n_dims)
-        n_syn = self._n_synthetic(n_real)
+        n_syn = self._n_synthetic(X, n_dims)
         match = isinstance(conditions, str) and conditions == "match"
         trajectories = not isinstance(conditions, str) and conditions.ndim == 3
         # Angle conditioning, and mapping target angles onto training trajectories, need the

@@ -1,39 +1,81 @@
 """The ``eag-augment`` command: run specs, fit and sample generators, and the demo.
 
     eag-augment run SPEC [--profile NAME] [--set KEY=VALUE ...] [--output DIR]
+                         [--allow-import MODULE ...]
     eag-augment fit DATA -o MODEL [--generator eag|diffusion|psth] [--condition ...]
     eag-augment sample MODEL -n N [--angle DEG ...] [--guidance-scale G] -o OUT.nwb|OUT.npz
     eag-augment demo [--output DIR] [--quick]
 
-Bad input (a missing file, a wrong spec, a bad option value) ends with a one-line message and
-exit status 2; ``--verbose`` adds the traceback.
+Every argument is checked before any data is read or any model trained: option values when
+the command line is parsed, then output paths, generator parameters and run specs. Bad input
+(a missing or damaged file, a wrong spec, a bad option value, an output that exists already,
+a request too large for memory) ends with one line on stderr and exit status 2. Anything else
+is a bug of eag-augment: a short message says so, and exit status is 70 (``-v`` adds the
+traceback, in both cases). Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import time
 import traceback
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from eag_augment import __version__
+from eag_augment._files import check_output_path
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "EXIT_USER_ERROR", "EXIT_BUG", "EXIT_INTERRUPTED"]
 
 log = logging.getLogger("eag_augment")
 
 GENERATORS = ("eag", "diffusion", "langevin", "psth")
 DATA_SUFFIXES = (".nwb", ".npz", ".mat")
 SAMPLE_SUFFIXES = (".nwb", ".npz")
+#: Exit statuses: bad input, a bug of eag-augment (BSD's EX_SOFTWARE), Ctrl-C (128 + SIGINT).
+EXIT_USER_ERROR, EXIT_BUG, EXIT_INTERRUPTED = 2, 70, 130
 
 
 class UserError(ValueError):
     """Bad input from the command line."""
+
+
+# ------------------------------------------------------------------- option types
+def _number(kind: type, test, what: str):
+    """An argparse ``type`` that parses ``kind`` and refuses values failing ``test``."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if not (math.isfinite(value) and test(value)):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+_positive_int = _number(int, lambda v: v >= 1, "a positive number (an integer >= 1)")
+_seed = _number(int, lambda v: 0 <= v < 2**32, "a seed: an integer in [0, 2**32)")
+_positive_ms = _number(float, lambda v: v > 0, "a positive number of milliseconds")
+_angle_deg = _number(float, lambda v: True, "a finite angle in degrees")
+_guidance = _number(float, lambda v: v >= 0, "a finite number >= 0")
+_jobs = _number(int, lambda v: v >= 1 or v == -1, "a positive integer or -1 (all cores)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors on one line (usage is one ``--help`` away)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 # ------------------------------------------------------------------------- helpers
@@ -60,18 +102,22 @@ def _parse_value(raw: str):
         return raw
 
 
+def _check_device(device: str) -> None:
+    from eag_augment._torch import resolve_device
+
+    try:
+        resolve_device(device)
+    except ValueError as err:
+        raise UserError(f"--device: {err}") from err
+
+
 def _load_trials(path: Path, *, bin_ms: float | None, split: list[str] | None):
     from eag_augment import TrialSet
     from eag_augment.datasets import load_mat, load_nwb
 
-    if path.suffix not in DATA_SUFFIXES:
-        raise UserError(f"DATA must be a {', '.join(DATA_SUFFIXES[:-1])} or "
-                        f"{DATA_SUFFIXES[-1]} file, got {path}")
-    if not path.is_file():
-        raise UserError(f"no data file at {path}")
     log.info("reading %s", path)
     if path.suffix == ".nwb":
-        trials = load_nwb(path, bin_ms=None if bin_ms is None else int(bin_ms), split=split)
+        trials = load_nwb(path, bin_ms=bin_ms, split=split)
     elif path.suffix == ".mat":
         trials = load_mat(path, bin_ms=bin_ms)
     else:
@@ -86,6 +132,18 @@ def _load_trials(path: Path, *, bin_ms: float | None, split: list[str] | None):
             raise UserError(f"no trials of split {split} in {path}")
         trials = trials[mask]
     return trials
+
+
+def _validate_tree(estimator) -> None:
+    """An estimator's parameters and those of the estimators nested in it, against their
+    declared constraints (no fitting)."""
+    from sklearn.base import BaseEstimator
+
+    if hasattr(estimator, "_parameter_constraints"):
+        estimator._validate_params()
+    for value in estimator.get_params(deep=False).values():
+        if isinstance(value, BaseEstimator):
+            _validate_tree(value)
 
 
 def _make_generator(args):
@@ -107,8 +165,6 @@ def _make_generator(args):
             klass = EAGGenerator if args.generator == "eag" else LatentDiffusionGenerator
             gen = klass(autoencoder=LatentAutoencoder(device=args.device), **common)
         if args.epochs is not None:
-            if args.epochs < 1:
-                raise UserError(f"--epochs must be >= 1, got {args.epochs}")
             nested = {} if args.generator == "langevin" else {"autoencoder__epochs": args.epochs}
             gen.set_params(epochs=args.epochs, **nested)
     for text in args.param:
@@ -122,6 +178,10 @@ def _make_generator(args):
             raise UserError(f"--param: {type(gen).__name__} has no parameter {key!r}; "
                             f"parameters: {', '.join(sorted(valid))}")
         gen.set_params(**{name: _parse_value(raw)})
+    try:
+        _validate_tree(gen)
+    except (TypeError, ValueError) as err:
+        raise UserError(f"--param: {err}") from err
     return gen
 
 
@@ -135,7 +195,8 @@ def cmd_run(args) -> int:
         if value is not None:
             overrides.append(f"{key}={value!r}" if isinstance(value, str) else
                              f"{key}={value}")
-    spec = load_spec(args.spec, profile=args.profile, overrides=overrides, output=args.output)
+    spec = load_spec(args.spec, profile=args.profile, overrides=overrides, output=args.output,
+                     allow_imports=args.allow_import)
     result = run(spec, verbose=int(_verbosity(args) >= 1))
     print(result.table)
     return 0
@@ -149,14 +210,23 @@ def cmd_demo(args) -> int:
                         "checkout's pipelines/ folder); pass --spec PATH")
     args.spec, args.profile = str(spec_path), "quick" if args.quick else None
     args.set, args.n_jobs, args.backend, args.scheduler = [], None, None, None
+    args.allow_import = []
     log.info("demo: %s%s", spec_path, " (quick profile)" if args.quick else "")
     return cmd_run(args)
 
 
 def cmd_fit(args) -> int:
-    out = Path(args.output)
-    trials = _load_trials(Path(args.data), bin_ms=args.bin_ms, split=args.split)
+    # Everything that can be checked is checked before the data is read.
+    data = Path(args.data)
+    if data.suffix not in DATA_SUFFIXES:
+        raise UserError(f"DATA must be a {', '.join(DATA_SUFFIXES[:-1])} or "
+                        f"{DATA_SUFFIXES[-1]} file, got {data}")
+    if not data.is_file():
+        raise UserError(f"no data file at {data}")
+    out = check_output_path(args.output, "-o", overwrite=args.overwrite)
+    _check_device(args.device)
     generator = _make_generator(args)
+    trials = _load_trials(data, bin_ms=args.bin_ms, split=args.split)
     log.info("fitting %s on %s", type(generator).__name__, trials)
     start = time.perf_counter()
     generator.fit(trials)
@@ -167,22 +237,18 @@ def cmd_fit(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    out = Path(args.output)
-    if out.suffix not in SAMPLE_SUFFIXES:
-        raise UserError(f"-o must end in .nwb or .npz, got {out}")
-    if args.n < 1:
-        raise UserError(f"-n must be a positive number of trials, got {args.n}")
-    if args.guidance_scale is not None and not (np.isfinite(args.guidance_scale)
-                                                and args.guidance_scale >= 0):
-        raise UserError(f"--guidance-scale must be a finite number >= 0, "
-                        f"got {args.guidance_scale}")
+    if Path(args.output).suffix not in SAMPLE_SUFFIXES:
+        raise UserError(f"-o must end in .nwb or .npz, got {args.output}")
+    out = check_output_path(args.output, "-o", overwrite=args.overwrite)
     if not Path(args.model).is_file():
         raise UserError(f"no model file at {args.model}")
+    _check_device(args.device)
     from eag_augment.augment import trajectories_at
     from eag_augment.datasets import save_nwb
     from eag_augment.generators import load_generator
 
     generator = load_generator(args.model, device=args.device)
+    generator.check_sample_size(args.n)
     kwargs = {}
     if args.angle:
         angles = np.resize(np.radians(args.angle), args.n)
@@ -199,7 +265,8 @@ def cmd_sample(args) -> int:
     start = time.perf_counter()
     trials = generator.sample(args.n, guidance_scale=args.guidance_scale,
                               random_state=args.seed, **kwargs)
-    path = save_nwb(trials, out) if out.suffix == ".nwb" else trials.save(out)
+    path = (save_nwb(trials, out, overwrite=args.overwrite) if out.suffix == ".nwb"
+            else trials.save(out))
     log.info("sampled in %.1f s; wrote %s", time.perf_counter() - start, path)
     print(path)
     return 0
@@ -219,7 +286,7 @@ def _add_verbosity(parser: argparse.ArgumentParser, top: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="eag-augment",
         description="Synthetic neural-population trials to augment BCI velocity decoders.",
         epilog="Run 'eag-augment COMMAND --help' for a command's options.")
@@ -236,10 +303,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a spec value, e.g. --set dataset.path=/data/mc_maze.nwb "
                    "or --set 'sweep.seeds=[0,1,2]' (repeatable; VALUE is read as TOML)")
-    p.add_argument("--n-jobs", type=int, help="parallel jobs (overrides the spec)")
+    p.add_argument("--n-jobs", type=_jobs, help="parallel jobs (overrides the spec)")
     p.add_argument("--backend", choices=("loky", "threading", "dask", "ray"),
                    help="joblib backend (overrides the spec)")
     p.add_argument("--scheduler", help="dask scheduler / ray address (dask, ray backends)")
+    p.add_argument("--allow-import", action="append", default=[], metavar="MODULE",
+                   help="let the spec name estimator classes of MODULE (and its submodules) "
+                   "as 'MODULE:Class'; importing a module runs its code, so grant only "
+                   "modules you trust (repeatable; eag_augment, sklearn and imblearn need "
+                   "no grant)")
     _add_verbosity(p, top=False)
     p.set_defaults(func=cmd_run)
 
@@ -253,16 +325,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "(LangevinFlow) or psth (PSTH-Poisson baseline)")
     p.add_argument("--condition", choices=("velocity", "angle", "none"), default="velocity",
                    help="what sampling is conditioned on (default velocity)")
-    p.add_argument("--epochs", type=int,
+    p.add_argument("--epochs", type=_positive_int,
                    help="training epochs of the generator and of its autoencoder")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="any generator parameter, e.g. --param width=64 --param "
                    "autoencoder.latent_dim=8 (repeatable)")
     p.add_argument("--split", nargs="+", metavar="NAME",
                    help="use only trials of these splits (e.g. train)")
-    p.add_argument("--bin-ms", type=float, help="bin width to load or rebin the data to (ms)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--bin-ms", type=_positive_ms,
+                   help="bin width to load or rebin the data to (ms)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace MODEL if it exists (by default an existing file is an error)")
     _add_verbosity(p, top=False)
     p.set_defaults(func=cmd_fit)
 
@@ -270,15 +345,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Draw N synthetic trials and write them as NWB (save_nwb) "
                        "or as a TrialSet .npz.")
     p.add_argument("model", help="checkpoint written by 'eag-augment fit'")
-    p.add_argument("-n", type=int, required=True, help="number of trials")
-    p.add_argument("--angle", type=float, nargs="+", metavar="DEG",
+    p.add_argument("-n", type=_positive_int, required=True, help="number of trials")
+    p.add_argument("--angle", type=_angle_deg, nargs="+", metavar="DEG",
                    help="reach angles in degrees, cycled over the trials (default: the "
                    "training conditions); unseen angles are allowed")
-    p.add_argument("--guidance-scale", type=float,
+    p.add_argument("--guidance-scale", type=_guidance,
                    help="classifier-free guidance strength (default: the model's)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     p.add_argument("-o", "--output", required=True, help="output file: .nwb or .npz")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the output file if it exists (by default an error)")
     _add_verbosity(p, top=False)
     p.set_defaults(func=cmd_sample)
 
@@ -296,14 +373,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    """What bad input or the machine (files, memory, missing packages) raises: not bugs.
+
+    FloatingPointError: a training run that diverged (too high a learning rate).
+    """
+    import torch
     from sklearn.exceptions import NotFittedError
 
-    return (ValueError, TypeError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-            PermissionError, ImportError, NotFittedError)
+    return (ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile, ImportError,
+            NotFittedError, MemoryError, torch.OutOfMemoryError, FloatingPointError)
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    if isinstance(err, MemoryError) and "memory" not in text.lower():
+        text = f"out of memory{': ' + text if text else ''}; try smaller sizes"
+    text = text or type(err).__name__
+    notes = "".join(f" ({' '.join(note.split())})" for note in getattr(err, "__notes__", []))
+    return text + notes
+
+
+def _report_url() -> str:
+    """Where to report bugs: the package's issue tracker URL from its metadata if it has one."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls = metadata("eag_augment").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        urls = []
+    for entry in urls:
+        label, _, url = entry.partition(",")
+        if any(word in label.lower() for word in ("issue", "bug", "tracker")):
+            return url.strip()
+    return "the eag_augment issue tracker (see the README)"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``eag-augment``; returns the exit status (2 for bad input)."""
+    """Entry point of ``eag-augment``; returns the exit status.
+
+    0 success; 2 bad input (one line on stderr); 70 a bug of eag-augment (a short message
+    saying so; ``-v`` adds the traceback); 130 interrupted.
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -313,14 +423,23 @@ def main(argv: list[str] | None = None) -> int:
     # The command writes figures to files only; MPLBACKEND set by the user still wins.
     os.environ.setdefault("MPLBACKEND", "Agg")
     _configure_logging(level)
+    prog = f"eag-augment {args.command}"
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except _user_errors() as err:
         if level >= 2:
             traceback.print_exc()
-        notes = "".join(f" ({note})" for note in getattr(err, "__notes__", []))
-        print(f"eag-augment {args.command}: error: {err}{notes}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("eag-augment: interrupted", file=sys.stderr)
-        return 130
+        print(f"{prog}: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as err:  # noqa: BLE001 - whatever is left is a bug, reported as one
+        if level >= 2:
+            traceback.print_exc()
+        print(f"{prog}: internal error: {type(err).__name__}: {_one_line(err)}. This is a bug "
+              f"in eag-augment, not a problem with your input: please report it at "
+              f"{_report_url()} with the command line"
+              f"{' and the output of the same command with -v' if level < 2 else ''}.",
+              file=sys.stderr)
+        return EXIT_BUG

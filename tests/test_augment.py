@@ -194,17 +194,17 @@ def test_bad_data_is_rejected_before_fitting(data, change, match):
 
 
 @pytest.mark.parametrize("params, match", [
-    (dict(ratio=-1), "ratio must be"),
-    (dict(ratio=float("nan")), "ratio must be"),
-    (dict(n_synthetic=2.5), "n_synthetic must be"),
-    (dict(condition="speed"), "condition must be one of"),
-    (dict(conditions="random"), "conditions must be one of"),
+    (dict(ratio=-1), "'ratio' parameter"),
+    (dict(ratio=float("nan")), "'ratio' parameter.*Got nan"),
+    (dict(n_synthetic=2.5), "'n_synthetic' parameter.*Got 2.5"),
+    (dict(condition="speed"), "'condition' parameter.*Got 'speed'"),
+    (dict(conditions="random"), "'conditions' parameter.*Got 'random'"),
     (dict(conditions=np.zeros((2, 2))), "got an array of shape"),
     (dict(conditions=np.zeros((2, 7, 2))), r"shape \(n, 20, 2\)"),
     (dict(condition="angle", conditions=np.zeros((2, 20, 2))), "need condition='velocity'"),
     (dict(condition=None, conditions="uniform"), "needs condition='angle' or 'velocity'"),
-    (dict(guidance_scale=-1.0), "guidance_scale must be"),
-    (dict(bin_ms=0), "bin_ms must be"),
+    (dict(guidance_scale=-1.0), "'guidance_scale' parameter"),
+    (dict(bin_ms=0), "'bin_ms' parameter"),
     (dict(prefit=True), "not fitted"),
 ])
 def test_bad_parameters_are_rejected_before_fitting(data, params, match):

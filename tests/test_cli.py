@@ -80,7 +80,7 @@ def test_fit_then_sample_tiny_eag_with_velocity_conditioning(data_file, tmp_path
     (["sample", "{tmp}/missing.pt", "-n", "0", "-o", "{tmp}/x.npz"], "positive number"),
     (["run", "{tmp}/missing.toml"], "no spec file"),
     (["fit", "{data}", "-o", "{tmp}/m.pt", "--generator", "gan"], "invalid choice"),
-    (["sample", "{tmp}/m.pt", "-n", "two", "-o", "{tmp}/x.npz"], "invalid int value"),
+    (["sample", "{tmp}/m.pt", "-n", "two", "-o", "{tmp}/x.npz"], "must be a positive number"),
 ])
 def test_bad_input_exits_2_with_a_message(argv, message, data_file, tmp_path, capsys):
     argv = [a.format(tmp=tmp_path, data=data_file) for a in argv]

@@ -60,6 +60,9 @@ _CHUNK_TRIALS = 256
 # velocity and their temporaries.
 _BYTES_PER_NEURON_BIN = 8
 _BYTES_PER_BIN = 1024
+# The trial layout of make_synthetic_reach (the simulator's defaults): 140 bins of 5 ms.
+BIN_MS = 5.0
+WINDOW_MS = (-250, 450)
 #: A seed as numpy's default_rng takes it: None, a non-negative int or a Generator.
 SEED = [Interval(numbers.Integral, 0, None, closed="left"), np.random.Generator, None]
 
@@ -93,6 +96,11 @@ def _path_curvature(velocity: np.ndarray, bin_s: float) -> np.ndarray:
     chord1 = velocity.sum(axis=1) - chord2
     turn = np.arctan2(chord2[:, 1], chord2[:, 0]) - np.arctan2(chord1[:, 1], chord1[:, 0])
     return 2.0 * wrap_angle(turn)
+
+
+def _check_simulation_memory(n_trials: int, n_bins: int, n_neurons: int, what: str) -> None:
+    check_memory(float(n_trials) * n_bins * (n_neurons * _BYTES_PER_NEURON_BIN + _BYTES_PER_BIN),
+                 what, "simulate fewer trials")
 
 
 def _check_heldout(n_heldout: int, n_neurons: int) -> None:
@@ -177,8 +185,8 @@ class ReachSimulator(BaseEstimator):
         n_heldout: int = 45,
         n_directions: int = 8,
         curved: bool = False,
-        bin_ms: float = 5.0,
-        window_ms: tuple[float, float] = (-250, 450),
+        bin_ms: float = BIN_MS,
+        window_ms: tuple[float, float] = WINDOW_MS,
         lag_ms: float = 100.0,
         refractory: bool = False,
         random_state=0,
@@ -352,9 +360,8 @@ class ReachSimulator(BaseEstimator):
         check_params({"n_trials": [positive_int], "random_state": SEED},
                      {"n_trials": n_trials, "random_state": random_state},
                      "ReachSimulator.sample")
-        check_memory(float(n_trials) * self.n_bins_ * (
-            self.n_neurons * _BYTES_PER_NEURON_BIN + _BYTES_PER_BIN),
-            f"ReachSimulator.sample(n_trials={n_trials})", "simulate fewer trials")
+        _check_simulation_memory(n_trials, self.n_bins_, self.n_neurons,
+                                 f"ReachSimulator.sample(n_trials={n_trials})")
         angle = _as_trial_vector(angle, "angle", n_trials)
         if angle is not None:
             check_angles(angle, "angle")
@@ -470,6 +477,10 @@ def check_synthetic_reach_args(args: dict) -> None:
         raise ValueError(f"test_size + val_size must be < 1, got {args['test_size']} + "
                          f"{args['val_size']}")
     _check_heldout(args["n_heldout"], args["n_neurons"])
+    n_bins = round((WINDOW_MS[1] - WINDOW_MS[0]) / BIN_MS)
+    _check_simulation_memory(args["n_trials"], n_bins, args["n_neurons"],
+                             f"make_synthetic_reach(n_trials={args['n_trials']}, "
+                             f"n_neurons={args['n_neurons']})")
 
 
 def make_synthetic_reach(

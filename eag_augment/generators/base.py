@@ -51,7 +51,7 @@ def _condition_constraint(supported: tuple) -> list:
 def _check_float32(values: np.ndarray, name: str) -> None:
     """Refuse values that float32, the precision of the models, would turn into inf."""
     peak = float(np.abs(values).max())
-    if peak > np.finfo(np.float32).max:
+    if peak > float(np.finfo(np.float32).max):
         raise ValueError(f"{name} holds values up to {peak:g}, beyond float32 (the models "
                          "compute in float32); rescale it")
 
@@ -282,9 +282,7 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
             raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
         check_params({"guidance_scale": [non_negative_real]}, {"guidance_scale": guidance_scale},
                      f"{type(self).__name__}.sample")
-        check_memory(float(n_trials) * self.n_bins_ * self.n_neurons_ * _SAMPLE_BYTES_PER_ENTRY,
-                     f"{type(self).__name__}.sample(n_trials={n_trials})",
-                     "draw the trials in several smaller calls")
+        self.check_sample_size(n_trials)
         seed = seed_from(random_state)
         rng = np.random.default_rng(seed)
         angle, velocity = self._resolve_conditions(int(n_trials), angle, velocity, rng)
@@ -292,6 +290,17 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
             torch.manual_seed(seed)
             return self._generate(int(n_trials), angle, velocity, float(guidance_scale), seed,
                                   **sample_params)
+
+    def check_sample_size(self, n_trials: int) -> None:
+        """Raise ValueError when ``sample(n_trials)`` could not fit in the memory available.
+
+        :meth:`sample` calls it first; call it yourself before building conditions for
+        that many trials.
+        """
+        self._check_fitted()
+        check_memory(float(n_trials) * self.n_bins_ * self.n_neurons_ * _SAMPLE_BYTES_PER_ENTRY,
+                     f"{type(self).__name__}.sample(n_trials={n_trials})",
+                     "draw the trials in several smaller calls")
 
     def _generate(self, n_trials: int, angle: np.ndarray | None, velocity: np.ndarray | None,
                   guidance_scale: float, seed: int, **sample_params) -> TrialSet:

@@ -29,7 +29,8 @@ class OracleGenerator(BaseGenerator):
         "angle" it draws fresh reaches at the given angles.
     """
 
-    _parameter_constraints: dict = {"simulator": [ReachSimulator]}
+    # None until set: run specs bind the simulator of their dataset after validation.
+    _parameter_constraints: dict = {"simulator": [ReachSimulator, None]}
 
     def __init__(self, simulator: ReachSimulator | None = None,
                  condition: str | None = "velocity") -> None:
@@ -37,6 +38,9 @@ class OracleGenerator(BaseGenerator):
         self.condition = condition
 
     def _fit(self, trials: TrialSet, rng: np.random.Generator) -> None:
+        if self.simulator is None:
+            raise ValueError("OracleGenerator needs simulator= the ReachSimulator that made the "
+                             "data (make_synthetic_reach(..., return_simulator=True))")
         expected = (self.simulator.n_bins_, self.simulator.n_neurons)
         if (trials.n_bins, trials.n_neurons) != expected:
             raise ValueError(f"trials have (bins, neurons) {(trials.n_bins, trials.n_neurons)}, "

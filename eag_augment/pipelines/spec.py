@@ -2,8 +2,16 @@
 decoders and a sweep. :func:`load_spec` reads, merges and validates one into a :class:`RunSpec`.
 
 Validation happens before any data is touched: unknown keys and class names, estimator
-parameters that a class does not take, missing files and unknown parallel backends are
-reported with the place in the spec they come from.
+parameters that a class does not take or whose values break the class's declared constraints,
+dataset arguments, missing files and unknown parallel backends are reported with the place in
+the spec they come from.
+
+A spec is data, not code (docs/security.md). ``class`` names an estimator class of
+eag_augment, scikit-learn or imbalanced-learn; a class of any other module is imported only
+when the caller grants that module (``load_spec(..., allow_imports=[...])``, on the command
+line ``--allow-import``): a spec file cannot grant it to itself. Whatever its module, the
+class must be an estimator (a ``sklearn.base.BaseEstimator``); functions and other callables
+are refused before anything is called.
 """
 
 from __future__ import annotations
@@ -14,12 +22,16 @@ import importlib
 import inspect
 import math
 import os
+import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sklearn.base import BaseEstimator
+
+from eag_augment._validation import InvalidParameterError
 
 __all__ = ["RunSpec", "SpecError", "load_spec", "parse_override", "build_estimator"]
 
@@ -72,8 +84,35 @@ def _as_list(value, where: str, item_types, what: str) -> list:
     return items
 
 
+def _finite_list(value, where: str, what: str) -> list:
+    """A number or list of numbers, none of them NaN or infinite (TOML allows nan and inf)."""
+    items = _as_list(value, where, (int, float), what)
+    for item in items:
+        if not math.isfinite(item):
+            raise SpecError(f"{where} must be {what}, got {item}")
+    return items
+
+
 # ----------------------------------------------------------------------- estimators
 _CLASS_MODULES = ("eag_augment.generators", "eag_augment.decoders", "eag_augment.augment")
+# Packages whose modules a spec may import without a grant: importing them runs no user code.
+_TRUSTED_PACKAGES = ("eag_augment", "sklearn", "imblearn")
+_MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def _within(module_name: str, packages) -> bool:
+    return any(module_name == p or module_name.startswith(p + ".") for p in packages)
+
+
+def check_allow_imports(allow_imports, where: str = "allow_imports") -> tuple[str, ...]:
+    """The modules a caller grants a spec to import, as a tuple of dotted module names."""
+    items = [allow_imports] if isinstance(allow_imports, str) else allow_imports
+    if not isinstance(items, Sequence):
+        raise SpecError(f"{where} must be a list of module names, got {allow_imports!r}")
+    for item in items:
+        if not isinstance(item, str) or not _MODULE_NAME.fullmatch(item):
+            raise SpecError(f"{where}: {item!r} is not a module name like 'mylab.models'")
+    return tuple(items)
 
 
 def _known_classes() -> dict[str, str]:
@@ -88,12 +127,28 @@ def _known_classes() -> dict[str, str]:
     return known
 
 
-def resolve_class(name: str, where: str) -> type:
-    """A class from its short name (see the known classes) or ``"package.module:Class"``."""
+def resolve_class(name: str, where: str, allow_imports: Sequence[str] = ()) -> type:
+    """An estimator class from its short name (see the known classes) or
+    ``"package.module:Class"``.
+
+    The module must belong to eag_augment, scikit-learn or imbalanced-learn, or be one of
+    ``allow_imports`` (or inside one); nothing else is imported. The class must be a
+    ``BaseEstimator``; nothing is called here.
+    """
     _expect(name, str, where, "a class name")
     known = _known_classes()
     if ":" in name:
         module_name, _, attr = name.partition(":")
+        if not _MODULE_NAME.fullmatch(module_name) or not attr.isidentifier():
+            raise SpecError(f"{where}: {name!r} is not of the form 'package.module:ClassName'")
+        if not _within(module_name, _TRUSTED_PACKAGES + tuple(allow_imports)):
+            raise SpecError(
+                f"{where}: cannot import module {module_name!r} for class {name!r}: it is not "
+                f"granted. A spec may name estimator classes of "
+                f"{', '.join(_TRUSTED_PACKAGES)}; to use "
+                f"your own module, grant it when you run the spec: --allow-import "
+                f"{module_name} (load_spec(..., allow_imports=[{module_name!r}])). Importing "
+                "a module runs its code: grant only modules you trust")
     elif name in known:
         module_name, attr = known[name], name
     else:
@@ -104,39 +159,49 @@ def resolve_class(name: str, where: str) -> type:
         klass = getattr(module, attr)
     except (ImportError, AttributeError) as err:
         raise SpecError(f"{where}: cannot import class {name!r}: {err}") from err
-    if not isinstance(klass, type):
-        raise SpecError(f"{where}: {name!r} is not a class")
+    if not (isinstance(klass, type) and issubclass(klass, BaseEstimator)):
+        raise SpecError(f"{where}: {name!r} is not an estimator class (a scikit-learn "
+                        f"BaseEstimator subclass), got {type(klass).__name__} {klass!r}")
     return klass
 
 
 def build_estimator(table: dict, where: str, default_class: str | None = None,
-                    reserved: tuple[str, ...] = ()) -> BaseEstimator:
+                    reserved: tuple[str, ...] = (), allow_imports: Sequence[str] = ()
+                    ) -> BaseEstimator:
     """Construct the estimator a table describes: ``class`` plus constructor parameters.
 
     A parameter given as a table with a ``class`` key is built the same way (nested
     estimators, e.g. an EAG generator's ``autoencoder``). Keys in ``reserved`` are left for
-    the caller.
+    the caller. The class is resolved by :func:`resolve_class` (``allow_imports``: granted
+    modules), and the parameters are checked against the class's declared constraints
+    (``_parameter_constraints``) without fitting anything.
     """
     _expect(table, dict, where, "a table")
     name = table.get("class", default_class)
     if name is None:
         raise SpecError(f"{where}: missing 'class' (the estimator's class name)")
-    klass = resolve_class(name, f"{where}.class")
+    klass = resolve_class(name, f"{where}.class", allow_imports)
     params = {}
     for key, value in table.items():
         if key == "class" or key in reserved:
             continue
-        params[key] = (build_estimator(value, f"{where}.{key}") if isinstance(value, dict)
-                       and "class" in value else value)
+        params[key] = (build_estimator(value, f"{where}.{key}", allow_imports=allow_imports)
+                       if isinstance(value, dict) and "class" in value else value)
     accepted = [p for p in inspect.signature(klass.__init__).parameters if p != "self"]
     for key in params:
         if key not in accepted:
             raise SpecError(f"{where}: {klass.__name__} has no parameter {key!r}"
                             f"{_suggest(key, accepted)} (parameters: {', '.join(accepted)})")
     try:
-        return klass(**params)
+        estimator = klass(**params)
     except (TypeError, ValueError) as err:
         raise SpecError(f"{where}: cannot build {klass.__name__}: {err}") from err
+    if hasattr(estimator, "_parameter_constraints"):
+        try:
+            estimator._validate_params()
+        except InvalidParameterError as err:
+            raise SpecError(f"{where}: {err}") from err
+    return estimator
 
 
 # ------------------------------------------------------------------------ overrides
@@ -216,8 +281,8 @@ def _read(spec: str | os.PathLike | dict) -> tuple[dict, str]:
 
 
 def load_spec(spec: str | os.PathLike | dict, *, profile: str | None = None,
-              overrides: list[str] | dict | None = None, output: str | os.PathLike | None = None
-              ) -> RunSpec:
+              overrides: list[str] | dict | None = None, output: str | os.PathLike | None = None,
+              allow_imports: Sequence[str] = ()) -> RunSpec:
     """Read and validate a run spec.
 
     Parameters
@@ -230,12 +295,18 @@ def load_spec(spec: str | os.PathLike | dict, *, profile: str | None = None,
         ``["dataset.path=/data/mc_maze.nwb", "sweep.seeds=[0, 1]"]``.
     output : path, optional
         Output folder; overrides the spec's ``output``.
+    allow_imports : list of module names, optional
+        Modules (and their submodules) outside eag_augment, scikit-learn and
+        imbalanced-learn whose estimator classes the spec may name as
+        ``"module:Class"``. Importing a module runs its code: grant only modules you trust.
+        There is no spec key for this, so that a shared spec cannot grant itself imports.
 
     Returns
     -------
     RunSpec
         Relative paths (dataset, output) are taken relative to the current directory.
     """
+    allow_imports = check_allow_imports(allow_imports)
     raw, source = _read(spec)
     where = source
     _expect(raw, dict, where, "a table")
@@ -245,7 +316,8 @@ def load_spec(spec: str | os.PathLike | dict, *, profile: str | None = None,
         if profile not in profiles:
             raise SpecError(f"{where}: no profile {profile!r}{_suggest(profile, profiles)} "
                             f"(profiles: {', '.join(profiles) or 'none'})")
-        raw = _merge(raw, profiles[profile])
+        raw = _merge(raw, _expect(profiles[profile], dict, f"{where} [profiles.{profile}]",
+                                  "a table"))
     if isinstance(overrides, dict):
         raw = _merge(raw, overrides)
     else:
@@ -258,7 +330,9 @@ def load_spec(spec: str | os.PathLike | dict, *, profile: str | None = None,
     name = _expect(raw.get("name", Path(source).stem if source != "<dict>" else "run"), str,
                    f"{where}: name", "a string")
     out = Path(_expect(raw.get("output", f"results/{name}"), str, f"{where}: output",
-                       "a folder path"))
+                       "a folder path")).expanduser()
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"{where}: output {str(out)!r} is an existing file, not a folder")
     n_jobs = _expect(raw.get("n_jobs", 1), int, f"{where}: n_jobs", "an integer")
     if n_jobs == 0 or n_jobs < -1:
         raise SpecError(f"{where}: n_jobs must be a positive integer or -1 (all cores), "
@@ -282,14 +356,16 @@ def load_spec(spec: str | os.PathLike | dict, *, profile: str | None = None,
     dataset = _check_dataset(raw.get("dataset"), f"{where} [dataset]")
     split = _check_split(raw.get("split", {}), f"{where} [split]")
     generators = {
-        gname: build_estimator(table, f"{where} [generators.{gname}]")
+        gname: build_estimator(table, f"{where} [generators.{gname}]",
+                               allow_imports=allow_imports)
         for gname, table in _expect(raw.get("generators", {}), dict, f"{where} [generators]",
                                     "a table of named generators").items()
     }
     augmenters = _check_augmenters(raw.get("augmenters", {"none": {"ratio": 0}}), generators,
-                                   dataset, f"{where} [augmenters]")
+                                   dataset, f"{where} [augmenters]", allow_imports)
     decoders = {
-        dname: build_estimator(table, f"{where} [decoders.{dname}]")
+        dname: build_estimator(table, f"{where} [decoders.{dname}]",
+                               allow_imports=allow_imports)
         for dname, table in _expect(raw.get("decoders"), dict, f"{where} [decoders]",
                                     "a table of named decoders (required)").items()
     }
@@ -310,6 +386,9 @@ def load_spec(spec: str | os.PathLike | dict, *, profile: str | None = None,
             raise SpecError(f"{where} [sweep] seeds: a count must be >= 1, got {seeds}")
         seeds = list(range(seeds))
     seeds = _as_list(seeds, f"{where} [sweep] seeds", int, "a count or a list of integer seeds")
+    for seed in seeds:
+        if not 0 <= seed < 2**32:
+            raise SpecError(f"{where} [sweep] seeds must be integers in [0, 2**32), got {seed}")
     aug_names = _names(sweep.get("augmenters", list(augmenters)), augmenters,
                        f"{where} [sweep] augmenters")
     dec_names = _names(sweep.get("decoders", list(decoders)), decoders,
@@ -363,6 +442,24 @@ def _dataset_loader(kind: str):
             "mat": load_mat, "npz": None}[kind]
 
 
+def _check_loader_args(kind: str, loader, table: dict, where: str) -> None:
+    """The loader's own argument checks on the table's values (defaults filled in)."""
+    from eag_augment.datasets.lorenz import check_lorenz_args
+    from eag_augment.datasets.mat import check_mat_args
+    from eag_augment.datasets.nwb import check_nwb_args
+    from eag_augment.datasets.reach import check_synthetic_reach_args
+
+    check = {"synthetic_reach": check_synthetic_reach_args, "lorenz": check_lorenz_args,
+             "nwb": check_nwb_args, "mat": check_mat_args}[kind]
+    args = {k: p.default for k, p in inspect.signature(loader).parameters.items()
+            if k != "path" and p.default is not inspect.Parameter.empty}
+    args.update({k: v for k, v in table.items() if k not in _DATASET_KEYS})
+    try:
+        check(args)
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"{where}: {err}") from err
+
+
 def _check_dataset(table, where: str) -> dict:
     if table is None:
         raise SpecError(f"{where}: missing (the data to run on)")
@@ -388,8 +485,12 @@ def _check_dataset(table, where: str) -> dict:
                             f"from the current directory {os.getcwd()})")
     elif "path" in table:
         raise SpecError(f"{where}: kind {kind!r} is simulated and takes no path")
+    if loader is not None:
+        _check_loader_args(kind, loader, table, where)
     if "rebin_ms" in table:
-        _expect(table["rebin_ms"], (int, float), f"{where} rebin_ms", "a bin width in ms")
+        rebin = _expect(table["rebin_ms"], (int, float), f"{where} rebin_ms", "a bin width in ms")
+        if not (math.isfinite(rebin) and rebin > 0):
+            raise SpecError(f"{where} rebin_ms must be a positive bin width in ms, got {rebin}")
     if "via_nwb" in table:
         _expect(table["via_nwb"], bool, f"{where} via_nwb", "true or false")
         if kind == "nwb" and table["via_nwb"]:
@@ -428,10 +529,12 @@ def _check_split(table, where: str) -> dict:
     elif "n_folds" in table or "gap" in table:
         raise SpecError(f"{where}: n_folds and gap belong to kind = \"blocked\"")
     if "holdout_angles_deg" in table:
-        _as_list(table["holdout_angles_deg"], f"{where} holdout_angles_deg", (int, float),
-                 "a list of reach directions in degrees")
+        _finite_list(table["holdout_angles_deg"], f"{where} holdout_angles_deg",
+                     "a list of reach directions in degrees")
     tol = table.get("angle_tolerance_deg", 10.0)
     _expect(tol, (int, float), f"{where} angle_tolerance_deg", "a number of degrees")
+    if not 0 <= tol <= 180:
+        raise SpecError(f"{where} angle_tolerance_deg must be in [0, 180] degrees, got {tol}")
     return {**table, **blocked, "kind": kind, "subset": subset, "test_fraction": float(frac),
             "angle_tolerance_deg": float(tol)}
 
@@ -491,7 +594,8 @@ def _check_tuning(table, decoders: dict, split: dict, where: str) -> dict | None
     return out
 
 
-def _check_augmenters(tables, generators: dict, dataset: dict, where: str) -> dict[str, dict]:
+def _check_augmenters(tables, generators: dict, dataset: dict, where: str,
+                      allow_imports: Sequence[str] = ()) -> dict[str, dict]:
     """name -> {"estimator": prototype, "generator": name or None, "given": keys set}."""
     _expect(tables, dict, where, "a table of named augmenters")
     out = {}
@@ -503,10 +607,11 @@ def _check_augmenters(tables, generators: dict, dataset: dict, where: str) -> di
         if "conditions_deg" in table:
             if "conditions" in table:
                 raise SpecError(f"{here}: give conditions or conditions_deg, not both")
-            degrees = _as_list(table.pop("conditions_deg"), f"{here} conditions_deg",
-                               (int, float), "a list of reach angles in degrees")
+            degrees = _finite_list(table.pop("conditions_deg"), f"{here} conditions_deg",
+                                   "a list of reach angles in degrees")
             table["conditions"] = [math.radians(d) for d in degrees]
-        estimator = build_estimator(table, here, default_class="SyntheticAugmenter")
+        estimator = build_estimator(table, here, default_class="SyntheticAugmenter",
+                                    allow_imports=allow_imports)
         params = estimator.get_params(deep=False)
         if gen_name is not None:
             _expect(gen_name, str, f"{here} generator", "the name of a [generators] entry")
