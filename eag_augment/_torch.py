@@ -1,11 +1,19 @@
-"""Torch helpers shared by generators and decoders: device choice and seeding."""
+"""Torch helpers shared by generators and decoders: device, threads, precision and seeding."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 
-__all__ = ["autocast_context", "fast_bf16", "resolve_device", "seed_from", "torch_generator"]
+__all__ = ["PRECISIONS", "autocast_context", "check_precision", "fast_bf16", "resolve_device",
+           "seed_from", "threads", "torch_generator", "training_autocast", "uses_bf16"]
+
+#: Arithmetic settings of the neural generators: "fp32" (the same numbers on every machine),
+#: "bf16", or "auto" (bfloat16 where it is native and was measured to pay, see uses_bf16).
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -55,9 +63,45 @@ def fast_bf16(device: torch.device) -> bool:
     return False
 
 
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision
+
+
+def uses_bf16(device: torch.device, precision: str, *, training: bool) -> bool:
+    """Whether ``precision`` means bfloat16 on ``device`` for training or for sampling.
+
+    "auto" samples in bf16 wherever bf16 is native (CPUs with AVX512-BF16 or AMX, CUDA GPUs
+    with bf16), and trains in bf16 on such CUDA GPUs only: on a 2-core AVX512-BF16 CPU, bf16
+    training of the default models was measured no faster (their steps are bound by
+    element-wise work and small matrix products, docs/training.md).
+    """
+    if check_precision(precision) != "auto":
+        return precision == "bf16"
+    return fast_bf16(device) and (device.type == "cuda" or not training)
+
+
+def training_autocast(device: torch.device):
+    """bfloat16 autocast of a forward pass on ``device``."""
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 def autocast_context(device: torch.device, precision: str):
     """Autocast for sampling: "fp32" (none), "bf16", or "auto" (bf16 where it is native)."""
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
-    use = precision == "bf16" or (precision == "auto" and fast_bf16(device))
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use)
+    return torch.autocast(device.type, dtype=torch.bfloat16,
+                          enabled=uses_bf16(device, precision, training=False))
+
+
+@contextlib.contextmanager
+def threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (None: leave the setting alone)."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -127,7 +127,7 @@ def test_errors(models, tiny_reach, tiny_autoencoder):
         velocity_model.sample(2, sampler="ddim", n_steps=51)
     with pytest.raises(ValueError, match="sampler"):
         velocity_model.sample(2, sampler="euler")
-    with pytest.raises(ValueError, match="loss must be one of"):
+    with pytest.raises(ValueError, match="'loss' parameter of LatentDiffusionGenerator"):
         LatentDiffusionGenerator(**{**TINY, "loss": "l1"}).fit(
             tiny_reach, fitted_autoencoder=tiny_autoencoder)
     with pytest.raises(ValueError, match="n_steps"):

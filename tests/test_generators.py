@@ -15,7 +15,7 @@ from eag_augment.nn.energy import cosine_mask_schedule, energy_score
 from eag_augment.nn.s4 import S4D
 
 TINY_EAG = dict(width=16, depth=1, heads=2, n_buffer=2, head_width=16, head_blocks=1,
-                noise_dim=8, epochs=2, batch_size=16, patch_size=2, device="cpu", random_state=0)
+                noise_dim=12, epochs=2, batch_size=16, patch_size=2, device="cpu", random_state=0)
 
 
 @pytest.fixture(scope="module", params=["angle", "velocity", None])

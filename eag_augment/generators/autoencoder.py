@@ -10,7 +10,10 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from eag_augment._portable import PortableTorchState
-from eag_augment._torch import resolve_device, seed_from, torch_generator
+from eag_augment._torch import (PRECISIONS, resolve_device, seed_from, threads, torch_generator,
+                                uses_bf16)
+from eag_augment._validation import (DEVICE, StrOptions, non_negative_real, positive_int,
+                                     positive_real, unit_interval)
 from eag_augment.generators._training import TrainingHistory, fit_module, resolve_epochs
 from eag_augment.checkpoint import load_checkpoint, save_checkpoint
 from eag_augment.generators.base import encode_param, register
@@ -55,6 +58,11 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
         maximum epochs, at least 10).
     validation_fraction : float
         Share of the training trials held out for early stopping.
+    precision : {"auto", "fp32", "bf16"}
+        Arithmetic of training (the S4 layers always compute in float32): "auto" trains in
+        bfloat16 autocast on CUDA GPUs with native bf16, in float32 elsewhere.
+    n_threads : int or None
+        Torch threads during fit (None: torch's current setting).
     device : str
         "auto" (CUDA if available), "cpu" or "cuda".
     verbose : int
@@ -65,6 +73,17 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
         neurons not marked held out in ``TrialSet.heldout`` and the decoder predicts all of
         them; the loss counts every held-out entry. ``fit`` then needs a TrialSet.
     """
+
+    _parameter_constraints: dict = {
+        "latent_dim": [positive_int], "channels": [positive_int], "n_blocks": [positive_int],
+        "state_dim": [positive_int], "bidirectional": ["boolean"], "dropout": [unit_interval],
+        "cd_rate": [unit_interval], "l2": [non_negative_real], "smoothness": [non_negative_real],
+        "lr": [positive_real], "weight_decay": [non_negative_real],
+        "epochs": [positive_int, None], "steps": [positive_int], "batch_size": [positive_int],
+        "patience": [positive_int, None], "grad_clip": [positive_real, None],
+        "validation_fraction": [unit_interval], "precision": [StrOptions(set(PRECISIONS))],
+        "n_threads": [positive_int, None], "device": DEVICE, "verbose": ["verbose"],
+        "random_state": ["random_state"], "encode_heldout": ["boolean"]}
 
     def __init__(
         self,
@@ -85,6 +104,8 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
         patience: int | None = None,
         grad_clip: float = 2.0,
         validation_fraction: float = 0.1,
+        precision: str = "auto",
+        n_threads: int | None = None,
         device: str = "auto",
         verbose: int = 0,
         random_state: int | None = None,
@@ -107,6 +128,8 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
         self.patience = patience
         self.grad_clip = grad_clip
         self.validation_fraction = validation_fraction
+        self.precision = precision
+        self.n_threads = n_threads
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
@@ -130,14 +153,25 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
                              f"{X.n_neurons}")
         return X.heldout.copy()
 
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        resolve_device(self.device)
+        if self.state_dim % 2:
+            raise ValueError(f"state_dim must be even (complex-conjugate pairs), got "
+                             f"{self.state_dim}")
+        if self.validation_fraction == 0:
+            raise ValueError("validation_fraction must be in (0, 1): the autoencoder stops "
+                             "early on its validation loss")
+
     def fit(self, X, y=None) -> LatentAutoencoder:
         """Fit on spike counts: a TrialSet or an array (trials, bins, neurons)."""
+        self._validate_params()
         spikes = _spikes_of(X)
         heldout = self._heldout_of(X)
-        if not 0 <= self.cd_rate < 1:
-            raise ValueError(f"cd_rate must be in [0, 1), got {self.cd_rate}")
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+        with threads(self.n_threads):
+            return self._fit(spikes, heldout)
+
+    def _fit(self, spikes: np.ndarray, heldout: np.ndarray | None) -> LatentAutoencoder:
         n = spikes.shape[0]
         n_val = max(1, int(round(self.validation_fraction * n)))
         if n - n_val < 1:
@@ -159,7 +193,8 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
 
         def step_loss(idx):
             batch = x_train[idx]
-            loss, z = coordinated_dropout_loss(model, batch, self.cd_rate, heldout=heldout_t)
+            loss, z = coordinated_dropout_loss(model, batch, self.cd_rate, heldout=heldout_t,
+                                               full=False)
             return loss + latent_regularizer(z, batch.numel(), self.l2, self.smoothness)
 
         val_gen_seed = seed + 1
@@ -175,8 +210,9 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
             self.module_, self.history_ = fit_module(
                 model, step_loss, len(x_train), epochs=epochs, batch_size=self.batch_size,
                 lr=self.lr, weight_decay=self.weight_decay, grad_clip=self.grad_clip, rng=rng,
-                val_loss=val_loss, patience=patience, verbose=self.verbose,
-                desc="autoencoder",
+                val_loss=val_loss, patience=patience,
+                bf16=uses_bf16(self.device_, self.precision, training=True),
+                verbose=self.verbose, stage="autoencoder",
             )
         self.n_neurons_ = spikes.shape[2]
         self.heldout_ = heldout

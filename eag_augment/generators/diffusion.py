@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from eag_augment._progress import progress
+from eag_augment._torch import uses_bf16
+from eag_augment._validation import Interval, StrOptions, positive_int
 from eag_augment.generators._training import TrainingHistory, fit_module, resolve_epochs
 from eag_augment.generators.latent import _CLAMP, LatentGenerator
 from eag_augment.nn.diffusion import DDPMSchedule, DiffusionDenoiser
-from eag_augment.trials import TrialSet
 
 __all__ = ["LatentDiffusionGenerator"]
 
@@ -63,9 +66,18 @@ class LatentDiffusionGenerator(LatentGenerator):
     guidance_scale : float
         Accepted for interface compatibility and ignored: LDNS has no guidance.
     precision : {"auto", "fp32", "bf16"}
-        Arithmetic of the denoiser at sampling, as for EAGGenerator (bfloat16 where native).
+        Arithmetic of the denoiser in training and sampling, as for EAGGenerator (the S4
+        layers always compute in float32).
+    n_threads : int or None
+        Torch threads during fit and sample (None: torch's current setting).
     device, verbose, random_state
     """
+
+    _parameter_constraints: dict = {
+        **LatentGenerator._parameter_constraints,
+        "channels": [positive_int], "n_blocks": [positive_int], "state_dim": [positive_int],
+        "n_timesteps": [Interval(numbers.Integral, 2, None, closed="left")],
+        "loss": [StrOptions(set(_LOSSES))], "sampler": [StrOptions(set(_SAMPLERS))]}
 
     def __init__(
         self,
@@ -88,6 +100,7 @@ class LatentDiffusionGenerator(LatentGenerator):
         sampler: str = "ddpm",
         guidance_scale: float = 1.0,
         precision: str = "auto",
+        n_threads: int | None = None,
         device: str = "auto",
         verbose: int = 0,
         random_state: int | None = None,
@@ -111,20 +124,20 @@ class LatentDiffusionGenerator(LatentGenerator):
         self.sampler = sampler
         self.guidance_scale = guidance_scale
         self.precision = precision
+        self.n_threads = n_threads
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
 
     # ----------------------------------------------------------------- model
-    def _fit(self, trials: TrialSet, rng: np.random.Generator, **fit_params) -> None:
-        # Checked here so that bad settings fail before the autoencoder is trained.
-        if self.loss not in _LOSSES:
-            raise ValueError(f"loss must be one of {tuple(_LOSSES)}, got {self.loss!r}")
-        _check_sampler(self.sampler)
-        schedule = DDPMSchedule(self.n_timesteps)
-        if self.sampler == "ddim":
-            schedule.ddim_timesteps(self.n_steps)
-        super()._fit(trials, rng, **fit_params)
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        if self.state_dim % 2:
+            raise ValueError(f"state_dim must be even (complex-conjugate pairs), got "
+                             f"{self.state_dim}")
+        if self.sampler == "ddim" and self.n_steps > self.n_timesteps:
+            raise ValueError(f"n_steps ({self.n_steps}) of the ddim sampler must be at most "
+                             f"n_timesteps ({self.n_timesteps})")
 
     def _build(self) -> DiffusionDenoiser:
         return DiffusionDenoiser(
@@ -158,7 +171,8 @@ class LatentDiffusionGenerator(LatentGenerator):
             epochs=resolve_epochs(self.epochs, self.steps, len(data), self.batch_size),
             batch_size=self.batch_size,
             lr=self.lr, weight_decay=self.weight_decay, grad_clip=self.grad_clip,
-            ema_decay=self.ema_decay, rng=rng, verbose=self.verbose, desc="latent diffusion",
+            ema_decay=self.ema_decay, bf16=uses_bf16(dev, self.precision, training=True),
+            rng=rng, verbose=self.verbose, stage="latent diffusion",
         )
 
     # -------------------------------------------------------------- sampling

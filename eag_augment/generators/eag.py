@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from scipy.stats import truncnorm
 
+from eag_augment._torch import uses_bf16
+from eag_augment._validation import positive_int, positive_real, unit_interval
 from eag_augment.generators._training import TrainingHistory, fit_module, resolve_epochs
 from eag_augment.generators.latent import LatentGenerator
 from eag_augment.nn.energy import EnergyTransformer, cosine_mask_schedule, energy_score
@@ -46,11 +48,16 @@ class EAGGenerator(LatentGenerator):
         With condition "angle" or None, also generate the velocity (as extra latent channels),
         so synthetic trials come with behaviour.
     patch_size : int
-        Bins per token (a speed choice: fewer tokens per trial).
+        Bins per token (a speed choice: fewer tokens per trial; the paper uses 1).
     width, depth, heads, n_buffer : int
         Transformer size and number of condition-carrying buffer tokens.
-    head_width, head_blocks, noise_dim : int
-        MLP generator head size and noise dimension (64 in the paper).
+    head_width, head_blocks : int
+        MLP generator head size.
+    noise_dim : int or None
+        Dimension of the head's noise. It must be at least the token size, patch_size x
+        channels (latent_dim, plus the behaviour channels when they are generated), or
+        every token's samples would lie on a manifold of lower dimension than the token.
+        None: max(64, token size) (the paper: 64 for tokens of 16 values).
     p_uncond : float
         Probability of replacing the condition with the null embedding during training.
     epochs, steps : int
@@ -63,10 +70,24 @@ class EAGGenerator(LatentGenerator):
     guidance_scale : float
         Default classifier-free guidance scale.
     precision : {"auto", "fp32", "bf16"}
-        Arithmetic of sampling: "auto" uses bfloat16 where it is native (recent CPUs with
-        AVX512-BF16/AMX, most CUDA GPUs; about 3x faster here), float32 elsewhere.
+        Arithmetic. "fp32": float32 throughout, the same trials on any machine for a seed.
+        "bf16": bfloat16 autocast in training and sampling. "auto": bfloat16 where it is
+        native and pays: sampling on CPUs with AVX512-BF16/AMX (about 2x faster) and on
+        CUDA GPUs, training on CUDA GPUs only; float32 elsewhere (docs/training.md).
+    n_threads : int or None
+        Torch threads during fit and sample (None: torch's current setting).
     device, verbose, random_state
     """
+
+    #: Classifier-free guidance changes its samples (``guidance_scale`` is worth searching).
+    supports_guidance = True
+
+    _parameter_constraints: dict = {
+        **LatentGenerator._parameter_constraints,
+        "patch_size": [positive_int], "width": [positive_int], "depth": [positive_int],
+        "heads": [positive_int], "n_buffer": [positive_int], "head_width": [positive_int],
+        "head_blocks": [positive_int], "noise_dim": [positive_int, None],
+        "p_uncond": [unit_interval], "head_lr_scale": [positive_real]}
 
     def __init__(
         self,
@@ -80,7 +101,7 @@ class EAGGenerator(LatentGenerator):
         n_buffer: int = 4,
         head_width: int = 128,
         head_blocks: int = 2,
-        noise_dim: int = 64,
+        noise_dim: int | None = None,
         p_uncond: float = 0.1,
         epochs: int | None = None,
         steps: int = 1500,
@@ -93,6 +114,7 @@ class EAGGenerator(LatentGenerator):
         n_steps: int = 16,
         guidance_scale: float = 1.0,
         precision: str = "auto",
+        n_threads: int | None = None,
         device: str = "auto",
         verbose: int = 0,
         random_state: int | None = None,
@@ -120,25 +142,41 @@ class EAGGenerator(LatentGenerator):
         self.n_steps = n_steps
         self.guidance_scale = guidance_scale
         self.precision = precision
+        self.n_threads = n_threads
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
 
     # ----------------------------------------------------------------- model
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        if self.width % self.heads:
+            raise ValueError(f"width ({self.width}) must be a multiple of heads ({self.heads})")
+
+    def _check_prior(self, n_bins: int, n_channels: int) -> None:
+        if self.patch_size > n_bins:
+            raise ValueError(f"patch_size must be in [1, {n_bins}] (the bins per trial), got "
+                             f"{self.patch_size}")
+        token = self.patch_size * n_channels
+        if self.noise_dim is not None and self.noise_dim < token:
+            raise ValueError(
+                f"noise_dim={self.noise_dim} is smaller than a token, patch_size "
+                f"{self.patch_size} x {n_channels} channels = {token} values, so each token's "
+                f"samples would lie on a {self.noise_dim}-dimensional manifold: set "
+                f"noise_dim >= {token}, or None (max(64, token size)), or a smaller patch_size")
+
     def _build(self) -> EnergyTransformer:
+        token_dim = self.patch_size * self.n_channels_
         return EnergyTransformer(
-            n_tokens=self.n_tokens_, token_dim=self.patch_size * self.n_channels_,
+            n_tokens=self.n_tokens_, token_dim=token_dim,
             width=self.width, depth=self.depth, heads=self.heads, n_buffer=self.n_buffer,
             angle_condition=self.condition_ == "angle",
             velocity_dim=self.patch_size * self.n_behavior_ if self.condition_ == "velocity" else 0,
-            head_width=self.head_width, head_blocks=self.head_blocks, noise_dim=self.noise_dim,
+            head_width=self.head_width, head_blocks=self.head_blocks,
+            noise_dim=max(64, token_dim) if self.noise_dim is None else self.noise_dim,
         ).to(self.device_)
 
     def _fit_prior(self, x, angle, velocity, rng) -> None:
-        if self.patch_size < 1 or self.patch_size > x.shape[1]:
-            raise ValueError(f"patch_size must be in [1, {x.shape[1]}], got {self.patch_size}")
-        if not 0 <= self.p_uncond < 1:
-            raise ValueError(f"p_uncond must be in [0, 1), got {self.p_uncond}")
         dev = self.device_
         tokens = _patch(torch.as_tensor(x, device=dev), self.patch_size)
         self.n_channels_ = x.shape[2]
@@ -155,8 +193,11 @@ class EAGGenerator(LatentGenerator):
             b = len(idx)
             target = tokens[idx]
             n_mask = math.ceil(length * ratio_dist.rvs(random_state=rng))
-            rank = torch.rand(b, length, device=dev).argsort(1).argsort(1)
-            mask = rank < n_mask
+            # The first n_mask tokens of a random order per trial are hidden. Every trial
+            # hides as many, so they are gathered by index: no data-dependent shapes and no
+            # host synchronisation (as boolean indexing would need on a GPU).
+            hidden = torch.rand(b, length, device=dev).argsort(1)[:, :n_mask]
+            mask = torch.zeros(b, length, dtype=torch.bool, device=dev).scatter_(1, hidden, True)
             drop = torch.rand(b, device=dev) < self.p_uncond
             feats = model.features(
                 target, mask, angle=None if ang is None else ang[idx],
@@ -164,9 +205,11 @@ class EAGGenerator(LatentGenerator):
                 drop_angle=drop if ang is not None else None,
                 drop_velocity=drop if vel is not None else None,
             )
-            f, y = feats[mask], target[mask]
-            noise = model.head.sample_noise((2, len(f)), None, dev)
-            return energy_score(model.head(f, noise[0]), model.head(f, noise[1]), y)
+            f = feats.gather(1, hidden[..., None].expand(-1, -1, feats.shape[-1]))
+            y = target.gather(1, hidden[..., None].expand(-1, -1, target.shape[-1]))
+            noise = model.head.sample_noise((2, b, n_mask), None, dev)
+            s = model.head(f, noise).float()
+            return energy_score(s[0], s[1], y)
 
         head_params = list(model.head.parameters())
         head_ids = {id(p) for p in head_params}
@@ -178,7 +221,8 @@ class EAGGenerator(LatentGenerator):
             batch_size=self.batch_size,
             lr=self.lr, betas=(0.9, 0.95), weight_decay=self.weight_decay,
             grad_clip=self.grad_clip, param_groups=groups, ema_decay=self.ema_decay,
-            rng=rng, verbose=self.verbose, desc="EAG transformer",
+            bf16=uses_bf16(dev, self.precision, training=True),
+            rng=rng, verbose=self.verbose, stage="EAG transformer",
         )
 
     # -------------------------------------------------------------- sampling
@@ -208,8 +252,10 @@ class EAGGenerator(LatentGenerator):
                 f_both = model.features(both(tokens), both(mask), both(ang), both(vel),
                                         drop if ang is not None else None,
                                         drop if vel is not None else None)
-                # Guidance ramps linearly from 1 to the target as tokens are revealed.
-                g = 1.0 + (guidance_scale - 1.0) * (length - previous) / length
+                # Guidance ramps linearly from 1 to the target with the share of tokens
+                # revealed after this step (as MAR/EAG do): the first step is already
+                # guided, the last uses the full scale.
+                g = 1.0 + (guidance_scale - 1.0) * (length - left) / length
                 feats = g * f_both[:n] + (1.0 - g) * f_both[n:]
             else:
                 feats = model.features(tokens, mask, ang, vel)

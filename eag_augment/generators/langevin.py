@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from eag_augment._progress import progress
-from eag_augment._torch import seed_from, torch_generator
+from eag_augment._torch import resolve_device, seed_from, threads, torch_generator
+from eag_augment._validation import (DEVICE, Interval, non_negative_int, non_negative_real,
+                                     positive_int, positive_real, unit_interval)
 from eag_augment.generators._training import TrainingHistory, fit_module
 from eag_augment.generators.base import BaseGenerator
 from eag_augment.nn.langevin import LangevinFlow, gaussian_kl
@@ -97,8 +101,27 @@ class LangevinFlowGenerator(BaseGenerator):
         Share of the trials held out for early stopping.
     guidance_scale : float
         Accepted for a common interface and ignored: LangevinFlow has no guidance.
+    n_threads : int or None
+        Torch threads during fit and sample (None: torch's current setting).
     device, verbose, random_state
     """
+
+    _parameter_constraints: dict = {
+        "generate_behavior": ["boolean"], "latent_dim": [positive_int],
+        "n_groups": [positive_int], "kernel_size": [positive_int],
+        "step_size": [positive_real], "damping": [Interval(numbers.Real, 0, 1, closed="right")],
+        "encoder_hidden": [positive_int], "bidirectional": ["boolean"],
+        "d_model": [positive_int], "n_heads": [positive_int], "ff_dim": [positive_int],
+        "dropout": [unit_interval], "encode_heldout": ["boolean"], "cd_rate": [unit_interval],
+        "context_dropout": [unit_interval], "kl_weight": [non_negative_real],
+        "kl_warmup_epochs": [non_negative_int], "behavior_weight": [non_negative_real],
+        "epochs": [positive_int], "batch_size": [positive_int], "lr": [positive_real],
+        "weight_decay": [non_negative_real], "grad_clip": [positive_real, None],
+        "ema_decay": [Interval(numbers.Real, 0, 1, closed="left"), None],
+        "patience": [positive_int, None],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "guidance_scale": [non_negative_real], "n_threads": [positive_int, None],
+        "device": DEVICE, "verbose": ["verbose"], "random_state": ["random_state"]}
 
     def __init__(
         self,
@@ -130,6 +153,7 @@ class LangevinFlowGenerator(BaseGenerator):
         patience: int = 20,
         validation_fraction: float = 0.1,
         guidance_scale: float = 1.0,
+        n_threads: int | None = None,
         device: str = "auto",
         verbose: int = 0,
         random_state: int | None = None,
@@ -162,37 +186,23 @@ class LangevinFlowGenerator(BaseGenerator):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.guidance_scale = guidance_scale
+        self.n_threads = n_threads
         self.device = device
         self.verbose = verbose
         self.random_state = random_state
 
     # ------------------------------------------------------------ checks
-    def _check_params(self, n_trials: int) -> None:
-        if self.latent_dim < 1 or self.n_groups < 1 or self.latent_dim % self.n_groups:
-            raise ValueError(f"latent_dim must be a positive multiple of n_groups="
-                             f"{self.n_groups}, got latent_dim={self.latent_dim}")
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be a positive odd integer, got {self.kernel_size}")
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        resolve_device(self.device)
+        if self.latent_dim % self.n_groups:
+            raise ValueError(f"latent_dim must be a multiple of n_groups={self.n_groups}, "
+                             f"got latent_dim={self.latent_dim}")
+        if self.kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model must be a multiple of n_heads={self.n_heads}, "
                              f"got {self.d_model}")
-        if not self.step_size > 0:
-            raise ValueError(f"step_size must be > 0, got {self.step_size}")
-        if not 0 < self.damping <= 1:
-            raise ValueError(f"damping must be in (0, 1], got {self.damping}")
-        for name in ("cd_rate", "context_dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        for name in ("kl_weight", "behavior_weight"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.kl_warmup_epochs < 0:
-            raise ValueError(f"kl_warmup_epochs must be >= 0, got {self.kl_warmup_epochs}")
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1), "
-                             f"got {self.validation_fraction}")
-        if n_trials - max(1, round(self.validation_fraction * n_trials)) < 1:
-            raise ValueError(f"need at least 2 trials to fit LangevinFlow, got {n_trials}")
 
     # ------------------------------------------------------------- model
     def _build(self) -> LangevinFlow:
@@ -218,7 +228,13 @@ class LangevinFlowGenerator(BaseGenerator):
                                device=self.device_)
 
     def _fit(self, trials: TrialSet, rng: np.random.Generator) -> None:
-        self._check_params(trials.n_trials)
+        n = trials.n_trials
+        if n - max(1, round(self.validation_fraction * n)) < 1:
+            raise ValueError(f"need at least 2 trials to fit LangevinFlow, got {n}")
+        with threads(self.n_threads):
+            self._fit_model(trials, rng)
+
+    def _fit_model(self, trials: TrialSet, rng: np.random.Generator) -> None:
         self.input_mask_ = (np.ones(trials.n_neurons, dtype=bool)
                             if self.encode_heldout or trials.heldout.all() else ~trials.heldout)
         self.generates_behavior_ = bool(self.generate_behavior and self.condition_ != "velocity"
@@ -274,8 +290,10 @@ class LangevinFlowGenerator(BaseGenerator):
             mse = F.mse_loss(beh, vel) if beh is not None else recon.new_zeros(())
             return recon, kl, mse
 
+        train_rows = torch.as_tensor(train_idx, device=dev)
+
         def step_loss(idx):
-            idx = train_idx[idx]
+            idx = train_rows[idx]
             dropped = torch.rand(len(idx), device=dev) < self.context_dropout
             recon, kl, mse = losses(model, idx, None, dropped)
             ramp = min(1.0, step[0] / warmup_steps) if self.kl_warmup_epochs else 1.0
@@ -303,7 +321,7 @@ class LangevinFlowGenerator(BaseGenerator):
             model, step_loss, len(train_idx), epochs=self.epochs, batch_size=self.batch_size,
             lr=self.lr, weight_decay=self.weight_decay, grad_clip=self.grad_clip,
             ema_decay=self.ema_decay, val_loss=val_loss, patience=self.patience, rng=rng,
-            verbose=self.verbose, desc="LangevinFlow",
+            verbose=self.verbose, stage="LangevinFlow",
         )
 
     # ---------------------------------------------------------- sampling
@@ -316,6 +334,10 @@ class LangevinFlowGenerator(BaseGenerator):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        with threads(self.n_threads):
+            return self._roll_rates(n_trials, angle, velocity, generator, batch_size)
+
+    def _roll_rates(self, n_trials, angle, velocity, generator, batch_size):
         model, dev = self.module_, self.device_
         model.eval()
         cond = self._condition_features(angle, velocity)

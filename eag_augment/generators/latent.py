@@ -9,11 +9,16 @@ de-normalise -> per-bin decoder -> rates; the base class draws Poisson spikes.
 
 from __future__ import annotations
 
+import numbers
+from typing import ClassVar
+
 import numpy as np
 import torch
 from sklearn.base import clone
 
-from eag_augment._torch import autocast_context
+from eag_augment._torch import PRECISIONS, autocast_context, resolve_device, threads
+from eag_augment._validation import (DEVICE, Interval, StrOptions, non_negative_real,
+                                     positive_int, positive_real)
 from eag_augment.generators.autoencoder import LatentAutoencoder
 from eag_augment.generators.base import BaseGenerator
 from eag_augment.trials import TrialSet
@@ -36,28 +41,59 @@ class LatentGenerator(BaseGenerator):
     ``_sampling_plan(**kw)`` (validated sampling options, e.g. the number of steps) and
     ``_sample_chunk(n, angle, velocity, guidance_scale, generator, plan) -> tensor (n, bins,
     channels)``; plus ``_prior_state()`` / ``_load_prior(config, state)`` for checkpoints.
-    Subclasses have a ``precision`` hyperparameter ("auto", "fp32", "bf16") for sampling.
+    Subclasses have a ``precision`` hyperparameter ("auto", "fp32", "bf16") for training
+    and sampling, and ``n_threads`` (torch threads during fit and sample; None leaves torch's
+    setting alone). ``_check_prior(n_bins, n_channels)`` may refuse a configuration before any
+    training starts.
     """
+
+    #: Hyperparameters every latent generator has (subclasses add their own).
+    _parameter_constraints: ClassVar[dict] = {
+        "autoencoder": [LatentAutoencoder, None], "generate_behavior": ["boolean"],
+        "epochs": [positive_int, None], "steps": [positive_int], "batch_size": [positive_int],
+        "lr": [positive_real], "weight_decay": [non_negative_real],
+        "grad_clip": [positive_real, None],
+        "ema_decay": [Interval(numbers.Real, 0, 1, closed="left"), None],
+        "n_steps": [positive_int], "guidance_scale": [non_negative_real],
+        "precision": [StrOptions(set(PRECISIONS))], "n_threads": [positive_int, None],
+        "device": DEVICE, "verbose": ["verbose"], "random_state": ["random_state"]}
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        resolve_device(self.device)
+        if self.autoencoder is not None:
+            self.autoencoder._validate_params()
+
+    def _check_prior(self, n_bins: int, n_channels: int) -> None:
+        """Raise ValueError for a prior that cannot model (trials, n_bins, n_channels)."""
 
     def _fit(self, trials: TrialSet, rng: np.random.Generator,
              fitted_autoencoder: LatentAutoencoder | None = None) -> None:
-        if fitted_autoencoder is not None:
-            if getattr(fitted_autoencoder, "n_neurons_", None) != trials.n_neurons:
-                raise ValueError("fitted_autoencoder must be a LatentAutoencoder fitted on "
-                                 f"{trials.n_neurons} neurons")
-            ae = fitted_autoencoder
-        else:
+        with threads(self.n_threads):
+            self._fit_stages(trials, rng, fitted_autoencoder)
+
+    def _fit_stages(self, trials: TrialSet, rng: np.random.Generator,
+                    fitted_autoencoder: LatentAutoencoder | None) -> None:
+        if fitted_autoencoder is not None and (
+                getattr(fitted_autoencoder, "n_neurons_", None) != trials.n_neurons):
+            raise ValueError("fitted_autoencoder must be a LatentAutoencoder fitted on "
+                             f"{trials.n_neurons} neurons")
+        ae = fitted_autoencoder
+        if ae is None:
             ae = clone(self.autoencoder) if self.autoencoder is not None else LatentAutoencoder()
+        self.generates_behavior_ = bool(
+            getattr(self, "generate_behavior", True) and self.condition_ != "velocity"
+            and trials.behavior is not None
+        )
+        n_behavior = trials.behavior.shape[2] if self.generates_behavior_ else 0
+        self._check_prior(trials.n_bins, ae.latent_dim + n_behavior)
+        if fitted_autoencoder is None:
             if ae.random_state is None:
                 ae.set_params(random_state=int(rng.integers(2**31)))
             ae.set_params(device=self.device, verbose=self.verbose)
             ae.fit(trials)
         self.autoencoder_ = ae
         z = ae.encode(trials)
-        self.generates_behavior_ = bool(
-            getattr(self, "generate_behavior", True) and self.condition_ != "velocity"
-            and trials.behavior is not None
-        )
         x = np.concatenate([z, trials.behavior], axis=2) if self.generates_behavior_ else z
         self.x_mean_, self.x_std_ = _zscore_stats(x)
         x = np.clip((x - self.x_mean_) / self.x_std_, -_CLAMP, _CLAMP).astype(np.float32)
@@ -72,6 +108,11 @@ class LatentGenerator(BaseGenerator):
         return ((velocity - self.v_mean_) / self.v_std_).astype(np.float32)
 
     def _sample_rates(self, n_trials, angle, velocity, guidance_scale, generator, **kw):
+        with threads(self.n_threads):
+            return self._decode_prior_sample(n_trials, angle, velocity, guidance_scale,
+                                             generator, **kw)
+
+    def _decode_prior_sample(self, n_trials, angle, velocity, guidance_scale, generator, **kw):
         v = None if velocity is None else self._normalise_velocity(velocity)
         x = self._sample_prior(n_trials, angle, v, guidance_scale, generator, **kw)
         x = x * torch.as_tensor(self.x_std_, device=x.device) + torch.as_tensor(

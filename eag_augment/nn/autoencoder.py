@@ -65,7 +65,9 @@ class PoissonAutoencoder(nn.Module):
 
     def encode(self, spikes: torch.Tensor) -> torch.Tensor:
         """Spike counts (batch, bins, n_inputs) -> latents (batch, bins, latent_dim)."""
-        h = self.inp(spikes * self.input_scale)
+        # The input scale folded into the weights: (neurons, C) work instead of a pass over
+        # every count.
+        h = F.linear(spikes, self.inp.weight * self.input_scale, self.inp.bias)
         for block in self.blocks:
             h = block(h)
         return self.bottleneck(self.norm(h))
@@ -96,18 +98,22 @@ class PoissonAutoencoder(nn.Module):
 def coordinated_dropout_loss(
     model: PoissonAutoencoder, spikes: torch.Tensor, p: float,
     generator: torch.Generator | None = None, heldout: torch.Tensor | None = None,
+    full: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Poisson NLL on the entries hidden from the encoder (coordinated dropout).
 
     Each count is kept with probability 1 - p and scaled by 1 / (1 - p); the loss counts only
     the dropped entries, so the model cannot learn the identity map. With ``heldout`` (bool
     (neurons,)) the encoder reads only the other neurons and the loss also counts every
-    held-out entry (co-smoothing). Returns (loss, latents).
+    held-out entry (co-smoothing). ``full=False`` leaves out the Stirling term of log(x!),
+    which depends on the counts only: the same gradient at an eighth of the loss's cost.
+    Returns (loss, latents).
     """
     inputs = spikes if heldout is None else spikes[..., ~heldout]
     keep = torch.rand(inputs.shape, generator=generator, device=spikes.device) >= p
     rates, z = model(inputs * keep / (1.0 - p))
-    nll = F.poisson_nll_loss(rates, spikes, log_input=False, full=True, reduction="none")
+    nll = F.poisson_nll_loss(rates.float(), spikes, log_input=False, full=full,
+                             reduction="none")
     counted = (~keep).float()
     if heldout is not None:
         full = torch.ones_like(spikes)
@@ -123,6 +129,7 @@ def latent_regularizer(z: torch.Tensor, n_entries: int, l2: float, smooth: float
     l2 * sum z^2 + smooth * sum_{k=1..max_lag} sum_t (z_t - z_{t+k})^2 / (1 + k), divided by
     ``n_entries`` (the number of spike counts in the batch) as in LDNS.
     """
+    z = z.float()
     penalty = l2 * z.pow(2).sum()
     for k in range(1, min(max_lag, z.shape[1] - 1) + 1):
         penalty = penalty + smooth * (z[:, k:] - z[:, :-k]).pow(2).sum() / (1 + k)

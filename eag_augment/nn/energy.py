@@ -37,11 +37,17 @@ class AdaLNNoiseHead(nn.Module):
 
     h = in(feature); per block h += gate(eps) * MLP((1 + scale(eps)) * LN(h) + shift(eps));
     out = Linear(LN(h)). adaLN projections and the output layer start at zero.
+
+    For a fixed feature the head maps the noise onto token space, so ``noise_dim`` must be at
+    least ``token_dim``: with less, every token's samples would lie on a lower-dimensional
+    manifold.
     """
 
     def __init__(self, feature_dim: int, token_dim: int, width: int = 256, n_blocks: int = 3,
                  noise_dim: int = 64) -> None:
         super().__init__()
+        if noise_dim < token_dim:
+            raise ValueError(f"noise_dim ({noise_dim}) must be at least token_dim ({token_dim})")
         self.noise_dim = noise_dim
         self.inp = nn.Linear(feature_dim, width)
         self.noise_embed = nn.Linear(noise_dim, width)
@@ -52,6 +58,11 @@ class AdaLNNoiseHead(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, feature: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Token samples (*noise.shape[:-1], token_dim).
+
+        feature (..., feature_dim); noise (..., noise_dim) or (samples, ..., noise_dim): the
+        feature's projection is computed once and broadcast over leading sample axes.
+        """
         h = self.inp(feature)
         e = self.noise_embed(noise)
         for block in self.blocks:

@@ -56,30 +56,41 @@ class S4D(nn.Module):
         self.d = nn.Parameter(torch.randn(channels))
 
     def kernel(self, length: int) -> torch.Tensor:
-        """Impulse responses (directions, channels, length)."""
+        """Impulse responses (directions, channels, length).
+
+        K[l] = 2 Re(sum_n C'_n exp(dt A_n l)) with C' = C (exp(dt A) - 1) / A (ZOH), written in
+        real arithmetic: exp(dt A l) = exp(dt Re A l) (cos + i sin)(dt Im A l), several times
+        faster on CPUs than complex exponentials of the same size.
+        """
         dt = self.log_dt.exp()[:, None]
         a = torch.complex(-self.log_neg_a_real.exp(), self.a_imag)
         dta = dt * a
         c = torch.view_as_complex(self.c.contiguous()) * (dta.exp() - 1.0) / a
-        steps = torch.arange(length, device=a.device, dtype=a.real.dtype)
-        vandermonde = torch.exp(dta[..., None] * steps)
-        return 2.0 * torch.einsum("dhn,hnl->dhl", c, vandermonde).real
+        steps = torch.arange(length, device=a.device, dtype=dta.real.dtype)
+        decay = torch.exp(dta.real[..., None] * steps)
+        phase = dta.imag[..., None] * steps
+        return 2.0 * (torch.einsum("dhn,hnl->dhl", c.real, decay * torch.cos(phase))
+                      - torch.einsum("dhn,hnl->dhl", c.imag, decay * torch.sin(phase)))
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
+        """(batch, length, channels) -> same shape, always in float32 (FFTs in bf16 lose
+        too much precision, so autocast is switched off here)."""
         batch, length, channels = u.shape
-        k = self.kernel(length)
-        u_t = u.transpose(1, 2)
-        n_fft = 2 * length
-
-        def causal_conv(x: torch.Tensor, kern: torch.Tensor) -> torch.Tensor:
-            spec = torch.fft.rfft(x, n=n_fft) * torch.fft.rfft(kern, n=n_fft)
-            return torch.fft.irfft(spec, n=n_fft)[..., :length]
-
-        y = causal_conv(u_t, k[0])
-        if self.bidirectional:
-            y = y + causal_conv(u_t.flip(-1), k[1]).flip(-1)
-        y = y + self.d[:, None] * u_t
-        return y.transpose(1, 2)
+        with torch.autocast(u.device.type, enabled=False):
+            u = u.float()
+            k = self.kernel(length)
+            if self.bidirectional:
+                # One non-causal kernel: the forward SSM at lags 0..L-1 and the backward one
+                # at lags -(L-1)..0, wrapped to the end of the FFT buffer; one FFT pair then
+                # does both directions (2L >= 2L - 1 points, so nothing wraps onto the output).
+                kern = torch.cat([k[0, :, :1] + k[1, :, :1], k[0, :, 1:],
+                                  k.new_zeros(channels, 1), k[1, :, 1:].flip(-1)], dim=-1)
+            else:
+                kern = k[0]
+            n_fft = 2 * length
+            spec = torch.fft.rfft(u.transpose(1, 2), n=n_fft) * torch.fft.rfft(kern, n=n_fft)
+            y = torch.fft.irfft(spec, n=n_fft)[..., :length].transpose(1, 2)
+            return y + self.d * u
 
 
 class S4Block(nn.Module):
