@@ -7,7 +7,7 @@ from eag_augment.trials import TrialSet
 
 __version__ = "0.1.0"
 
-__all__ = ["TrialSet", "SyntheticAugmenter", "show_versions", "__version__"]
+__all__ = ["AugmentedDecoder", "TrialSet", "SyntheticAugmenter", "show_versions", "__version__"]
 
 # Stage messages of estimators with verbose > 0 are INFO records of loggers under
 # "eag_augment"; they reach stderr without any set-up (see eag_augment._progress).
@@ -24,6 +24,10 @@ def __getattr__(name: str):
         from eag_augment.augment import SyntheticAugmenter
 
         return SyntheticAugmenter
+    if name == "AugmentedDecoder":
+        from eag_augment.augmented import AugmentedDecoder
+
+        return AugmentedDecoder
     if name == "show_versions":
         from eag_augment._show_versions import show_versions
 

@@ -5,6 +5,18 @@ generator on the training trials it is given and returns them, unchanged and fir
 by synthetic trials. As a step of :class:`imblearn.pipeline.Pipeline` it runs in ``fit``
 only, so under ``cross_val_score`` / ``GridSearchCV`` the generator is refit inside every
 training fold and never sees a test trial.
+
+Metadata routing: ``angles`` (one reach angle per trial) reaches ``fit_resample`` inside an
+imbalanced-learn Pipeline only under scikit-learn metadata routing; without it the Pipeline
+passes ``step__param`` arguments to ``fit`` and never to ``fit_resample``. So::
+
+    sklearn.set_config(enable_metadata_routing=True)
+    augment = SyntheticAugmenter(...).set_fit_resample_request(angles=True)
+    pipe = Pipeline([("augment", augment), ("decode", RidgeDecoder())])
+    pipe.fit(X, y, angles=angles)            # cross_val_score(..., params={"angles": angles})
+
+Decoders request the synthetic-trial mask the same way (``set_fit_request(is_synthetic=True)``)
+where something passes it explicitly, e.g. :class:`eag_augment.AugmentedDecoder`.
 """
 
 from __future__ import annotations
@@ -16,6 +28,11 @@ import pandas as pd
 import scipy.sparse
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
+
+# imblearn.base adds "fit_resample" to scikit-learn's routable methods: it must be imported
+# before the class below is defined for set_fit_resample_request(angles=...) to exist.
+import imblearn.base  # noqa: F401
+from imblearn.utils._tags import InputTags, SamplerTags, Tags
 
 from eag_augment._memory import check_memory
 from eag_augment._validation import (HasMethods, StrOptions, non_negative_int,
@@ -140,6 +157,10 @@ class SyntheticAugmenter(BaseEstimator):
         Synthetic trials appended.
     is_synthetic_ : bool array (n_real_ + n_synthetic_,)
         Which rows of the returned arrays are synthetic (the last ``n_synthetic_``).
+    sample_indices_ : int array (n_real_,)
+        imbalanced-learn's name for the real rows: the returned rows
+        ``X_aug[:n_real_]`` are ``X[sample_indices_]`` (all of X, in order); every other
+        returned row is synthetic.
     synthetic_ : TrialSet or None
         The synthetic trials as the generator returned them (spikes, rates, behaviour,
         ``angle`` condition), for inspection and plots.
@@ -150,9 +171,12 @@ class SyntheticAugmenter(BaseEstimator):
     Notes
     -----
     ``fit_resample`` returns ``(X_aug, y_aug)``: the real trials first, bit-identical and in
-    order, then the synthetic ones. ``X_aug`` keeps X's dtype and is marked with
+    order, then the synthetic ones. ``X_aug`` keeps X's dtype. Both arrays are marked with
     :func:`eag_augment.provenance.mark_synthetic`, so decoders that hold out validation
-    trials (GRU early stopping) take them from the real trials only. In an
+    trials (GRU early stopping) take them from the real trials only, also when transformers
+    sit between the augmenter and the decoder (they pass ``y`` on unchanged). To pass the
+    mask explicitly instead, use :class:`eag_augment.AugmentedDecoder`, or
+    ``decoder.fit(X_aug, y_aug, is_synthetic=augmenter.is_synthetic_)``. In an
     ``imblearn.pipeline.Pipeline`` the augmenter runs during ``fit`` and is skipped by
     ``predict`` and ``score``.
     """
@@ -196,15 +220,19 @@ class SyntheticAugmenter(BaseEstimator):
         self.verbose = verbose
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = "sampler"
-        tags.target_tags.required = True
-        tags.target_tags.single_output = False
-        tags.target_tags.multi_output = True
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        tags.non_deterministic = self.random_state is None
-        return tags
+        # imbalanced-learn's Tags (what its BaseSampler returns): its pipeline and estimator
+        # checks read sampler_tags and input_tags.dataframe, which scikit-learn's lack.
+        base = super().__sklearn_tags__()
+        base.target_tags.required = True
+        base.target_tags.single_output = False
+        base.target_tags.multi_output = True
+        return Tags(
+            estimator_type="sampler",
+            target_tags=base.target_tags,
+            non_deterministic=self.random_state is None,
+            input_tags=InputTags(two_d_array=False, three_d_array=True),
+            sampler_tags=SamplerTags(sample_indices=True),
+        )
 
     def __sklearn_clone__(self):
         if not self.prefit:
@@ -356,12 +384,17 @@ class SyntheticAugmenter(BaseEstimator):
         return {"velocity": trajectories_at(targets, y, train_angles)}
 
     # -------------------------------------------------------------- public API
-    def fit(self, X, y, *, angles=None) -> SyntheticAugmenter:
-        """Fit the generator and draw the synthetic trials (see :meth:`fit_resample`)."""
-        self.fit_resample(X, y, angles=angles)
+    def fit(self, X, y, **params) -> SyntheticAugmenter:
+        """Fit the generator and draw the synthetic trials (see :meth:`fit_resample`).
+
+        ``params`` (``angles``) are :meth:`fit_resample`'s: not named here, so that under
+        metadata routing ``set_fit_resample_request(angles=True)`` is the only request an
+        imbalanced-learn Pipeline needs (it routes its ``fit`` metadata to both methods).
+        """
+        self.fit_resample(X, y, **params)
         return self
 
-    def fit_resample(self, X, y, *, angles=None) -> tuple[np.ndarray, np.ndarray]:
+    def fit_resample(self, X, y, *, angles=None, **params) -> tuple[np.ndarray, np.ndarray]:
         """Fit the generator on (X, y) and return them with synthetic trials appended.
 
         Parameters
@@ -373,7 +406,11 @@ class SyntheticAugmenter(BaseEstimator):
         angles : array (trials,), optional
             Reach angle of each trial (radians), e.g. the target direction; derived from
             ``y`` when None. Used for angle conditioning and for mapping target angles onto
-            training trajectories.
+            training trajectories. In a Pipeline it arrives through metadata routing only
+            (``set_fit_resample_request(angles=True)``; see the module's docstring).
+        **params
+            The signature of imbalanced-learn's samplers; no other metadata is used, and an
+            unknown name is a TypeError rather than silently ignored.
 
         Returns
         -------
@@ -382,8 +419,11 @@ class SyntheticAugmenter(BaseEstimator):
             :func:`~eag_augment.provenance.mark_synthetic`.
         y_aug : array (trials + n_synthetic_, bins, dims)
             y's dtype when floating, else float64; the synthetic rows hold the velocity each
-            synthetic trial was conditioned on (or generated with).
+            synthetic trial was conditioned on (or generated with); marked like X_aug.
         """
+        if params:
+            raise TypeError(f"{type(self).__name__}.fit_resample got unexpected metadata "
+                            f"{sorted(params)}; it accepts X, y and angles")
         self._validate_params()
         X, y, angles = self._check_data(X, y, angles)
         n_real, n_bins, n_neurons = X.shape
@@ -407,12 +447,14 @@ class SyntheticAugmenter(BaseEstimator):
         self.n_neurons_in_ = n_neurons
         self.n_synthetic_ = n_syn
         self.is_synthetic_ = np.arange(n_real + n_syn) >= n_real
+        self.sample_indices_ = np.arange(n_real)
         self.synthetic_ = None
         y_dtype = y.dtype if y.dtype.kind == "f" else np.dtype(np.float64)
         if n_syn == 0:
             self.generator_ = generator if self.prefit else None
             self._log("no synthetic trials requested: returning the real trials unchanged")
-            return mark_synthetic(X, self.is_synthetic_), y.astype(y_dtype, copy=False)
+            return (mark_synthetic(X, self.is_synthetic_),
+                    mark_synthetic(y.astype(y_dtype, copy=False), self.is_synthetic_))
 
         rng = check_random_state(self.random_state)
         fit_seed, plan_seed, sample_seed = (int(s) for s in rng.randint(2**31 - 1, size=3))
@@ -445,7 +487,7 @@ class SyntheticAugmenter(BaseEstimator):
                              f"{y_syn.shape}, expected {(n_syn, n_bins, n_dims)}")
         X_aug = np.concatenate([X, X_syn])
         y_aug = np.concatenate([y.astype(y_dtype, copy=False), y_syn.astype(y_dtype)])
-        return mark_synthetic(X_aug, self.is_synthetic_), y_aug
+        return mark_synthetic(X_aug, self.is_synthetic_), mark_synthetic(y_aug, self.is_synthetic_)
 
     @staticmethod
     def _as_dtype(spikes: np.ndarray, dtype: np.dtype, expected: tuple) -> np.ndarray:

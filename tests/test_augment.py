@@ -6,12 +6,19 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+import sklearn
 from imblearn.pipeline import Pipeline
+from imblearn.utils._tags import Tags as ImblearnTags
+from imblearn.utils.estimator_checks import estimator_checks_generator
 from sklearn.base import clone
+from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score, cross_validate
+from sklearn.pipeline import Pipeline as SkPipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import check_estimator
 
-from eag_augment import SyntheticAugmenter
+from eag_augment import AugmentedDecoder, SyntheticAugmenter
 from eag_augment.augment import trajectories_at
 from eag_augment.decoders import GRUDecoder, RidgeDecoder
 from eag_augment.generators import EAGGenerator, LatentAutoencoder, PSTHPoissonGenerator
@@ -166,7 +173,7 @@ def test_eag_with_angle_conditioning_and_guidance_generates_behaviour(data):
     gen = EAGGenerator(
         autoencoder=LatentAutoencoder(latent_dim=4, channels=8, n_blocks=1, state_dim=8,
                                       epochs=2, device="cpu"),
-        width=16, depth=1, heads=2, n_buffer=2, head_width=16, head_blocks=1, noise_dim=8,
+        width=16, depth=1, heads=2, n_buffer=2, head_width=16, head_blocks=1, noise_dim=12,
         epochs=2, batch_size=16, patch_size=2, device="cpu")
     aug = SyntheticAugmenter(gen, ratio=0.25, condition="angle", conditions=[1.0],
                              guidance_scale=2.0, random_state=0)
@@ -260,6 +267,104 @@ def test_gru_early_stopping_keeps_synthetic_trials_out_of_validation(data):
     pipe.fit(X, y)
     val = pipe["decode"].validation_trials_
     assert len(val) == 12 and (val < len(X)).all()
+
+
+def _sqrt_gru_pipeline(**gru):
+    gru = {"hidden_size": 4, "max_epochs": 1, "validation_fraction": 0.1, "device": "cpu",
+           "random_state": 0, **gru}
+    return [("sqrt", FunctionTransformer(np.sqrt)), ("decode", GRUDecoder(**gru))]
+
+
+def test_mask_survives_a_transformer_between_augmenter_and_gru(data):
+    """The issue's case: a transformer made a new X, and the GRU validated on 40 trials of
+    which 32 were synthetic. The mark on y, which transformers pass on, still reaches it."""
+    X, y = data
+    pipe = Pipeline([("augment", psth_augmenter(ratio=4)), *_sqrt_gru_pipeline()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pipe.fit(X, y)
+    val = pipe["decode"].validation_trials_
+    assert len(val) == 5 and (val < len(X)).all()  # 10 % of the 48 real trials, none synthetic
+
+
+def test_gru_warns_when_the_mark_is_lost(data):
+    X, y = data
+    aug = psth_augmenter(ratio=1)
+    X_aug, y_aug = aug.fit_resample(X, y)
+    gru = GRUDecoder(hidden_size=4, max_epochs=1, device="cpu", random_state=0)
+    with pytest.warns(UserWarning, match="mark of which trials are synthetic was lost"):
+        clone(gru).fit(np.sqrt(X_aug), y_aug * 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted = clone(gru).fit(np.sqrt(X_aug), y_aug * 1.0, is_synthetic=aug.is_synthetic_)
+        RidgeDecoder().fit(np.sqrt(X_aug), y_aug * 1.0)  # needs no mask: no warning
+        clone(gru).set_params(validation_fraction=0).fit(np.sqrt(X_aug), y_aug * 1.0)
+    assert (fitted.validation_trials_ < len(X)).all()
+
+
+def test_augmented_decoder_passes_the_mask_explicitly(data):
+    X, y = data
+    model = AugmentedDecoder(psth_augmenter(ratio=4), SkPipeline(_sqrt_gru_pipeline()))
+    model.fit(X, y)
+    val = model.decoder_["decode"].validation_trials_
+    assert len(val) == 5 and (val < len(X)).all()
+    np.testing.assert_array_equal(model.is_synthetic_, np.arange(5 * len(X)) >= len(X))
+    assert model.predict(X).shape == y.shape and np.isfinite(model.score(X, y))
+
+    search = GridSearchCV(AugmentedDecoder(psth_augmenter(), RidgeDecoder(lags=2)),
+                          {"augmenter__ratio": [0.0, 1.0], "decoder__alpha": [1.0, 10.0]},
+                          cv=KFold(3)).fit(X, y)
+    assert search.best_estimator_.augmenter_.n_real_ == len(X)
+
+
+def test_augmented_decoder_under_metadata_routing(data):
+    X, y = data
+    with sklearn.config_context(enable_metadata_routing=True):
+        steps = _sqrt_gru_pipeline()
+        steps[-1][1].set_fit_request(is_synthetic=True)
+        model = AugmentedDecoder(psth_augmenter(ratio=4), SkPipeline(steps)).fit(X, y)
+        assert (model.decoder_["decode"].validation_trials_ < len(X)).all()
+        # A decoder that takes the mask but was not asked to: scikit-learn says what to do.
+        with pytest.raises(UnsetMetadataPassedError, match="set_fit_request"):
+            AugmentedDecoder(psth_augmenter(ratio=1), SkPipeline(_sqrt_gru_pipeline())).fit(X, y)
+
+
+def test_angles_reach_the_augmenter_through_metadata_routing(data):
+    X, y = data
+    given = np.linspace(-3, 3, len(X))
+    FITTED.clear()
+    with sklearn.config_context(enable_metadata_routing=True):
+        aug = SyntheticAugmenter(SpyGenerator(), condition="angle", bin_ms=10, random_state=0)
+        pipe = Pipeline([("augment", aug.set_fit_resample_request(angles=True)),
+                         ("decode", RidgeDecoder(lags=2))])
+        pipe.fit(X, y, angles=given)
+        np.testing.assert_allclose(FITTED[-1]["angles"], given)
+        folds = list(KFold(2).split(X))
+        FITTED.clear()
+        cross_val_score(pipe, X, y, cv=folds, params={"angles": given})
+        for seen, (train, _) in zip(FITTED, folds):
+            np.testing.assert_allclose(seen["angles"], given[train])
+
+
+def test_fit_resample_rejects_unknown_metadata(data):
+    with pytest.raises(TypeError, match="unexpected metadata \\['weights'\\]"):
+        psth_augmenter().fit_resample(*data, weights=np.ones(len(data[0])))
+
+
+def test_imblearn_tags_and_sample_indices(data):
+    X, y = data
+    aug = psth_augmenter(ratio=1)
+    tags = get_tags(aug)
+    assert isinstance(tags, ImblearnTags) and tags.estimator_type == "sampler"
+    assert tags.sampler_tags.sample_indices and not tags.input_tags.dataframe
+    assert tags.input_tags.three_d_array and not tags.input_tags.two_d_array
+    # imbalanced-learn's check generator reads those tags (it crashed on scikit-learn's).
+    checks = [c.func.__name__ for _, c in estimator_checks_generator(aug)]
+    assert "check_samplers_sample_indices" in checks
+    X_aug, _ = aug.fit_resample(X, y)
+    np.testing.assert_array_equal(aug.sample_indices_, np.arange(len(X)))
+    np.testing.assert_array_equal(X_aug[: len(aug.sample_indices_)], X[aug.sample_indices_])
+    assert aug.is_synthetic_[len(aug.sample_indices_):].all()
 
 
 def test_generator_never_sees_test_folds_under_cross_validation(data):

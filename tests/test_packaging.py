@@ -152,7 +152,7 @@ def test_progress_after_a_break_logs_on_close(monkeypatch, caplog):
     bar.close()
     bar.close()
     lines = [r.getMessage() for r in caplog.records if r.name == "eag_augment.progress"]
-    assert lines == [lines[0]] and "9/100" in lines[0]  # as tqdm, the unfinished pass is not counted
+    assert lines == [lines[0]] and "9/100" in lines[0]  # as tqdm: the broken pass is not counted
 
 
 def test_progress_disabled_is_silent(monkeypatch, caplog):

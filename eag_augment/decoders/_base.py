@@ -8,6 +8,7 @@ prediction and trials never borrow history from one another.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -17,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from eag_augment._validation import positive_int
 from eag_augment.metrics import velocity_r2
-from eag_augment.provenance import synthetic_mask
+from eag_augment.provenance import mark_lost, synthetic_mask
 
 __all__ = ["TrialDecoder", "lag_trials"]
 
@@ -189,6 +190,10 @@ class TrialDecoder(RegressorMixin, BaseEstimator):
         return tags
 
     # Hooks -------------------------------------------------------------------------
+    def _needs_synthetic_mask(self) -> bool:
+        """Whether fit treats synthetic trials differently (and so must know them)."""
+        return False
+
     def _min_fit_bins(self) -> int:
         """The fewest bins per trial ``fit`` accepts."""
         return self.lags
@@ -205,7 +210,10 @@ class TrialDecoder(RegressorMixin, BaseEstimator):
 
         ``is_synthetic`` (trials,) bool marks generated trials; decoders that hold out
         validation trials take them from the real trials only. When it is None, the mark
-        :func:`eag_augment.provenance.mark_synthetic` left on ``X`` is used, if any.
+        :func:`eag_augment.provenance.mark_synthetic` left on ``X`` or ``y`` is used, if any;
+        a decoder that needs it warns when a transformer dropped it. Under scikit-learn
+        metadata routing, ``set_fit_request(is_synthetic=True)`` lets a Pipeline or
+        :class:`eag_augment.AugmentedDecoder` pass it.
 
         Returns
         -------
@@ -231,9 +239,17 @@ class TrialDecoder(RegressorMixin, BaseEstimator):
             # sklearn's wording, which its estimator checks look for.
             raise ValueError(f"{type(self).__name__} requires y to be passed, "
                              "but the target y is None")
+        lost = is_synthetic is None and mark_lost(X, y)
         if is_synthetic is None:
-            is_synthetic = synthetic_mask(X)
+            is_synthetic = synthetic_mask(X, y)
         self._validate_params()
+        if is_synthetic is None and lost and self._needs_synthetic_mask():
+            warnings.warn(
+                f"{type(self).__name__}: X and y came from a SyntheticAugmenter, but the mark "
+                "of which trials are synthetic was lost on the way (an operation made new "
+                "arrays), so synthetic trials may be used for validation. Pass is_synthetic= "
+                "(the augmenter's is_synthetic_) or use eag_augment.AugmentedDecoder.",
+                UserWarning, stacklevel=3)
         X = check_trials(X, "X", "(trials, bins, neurons)")
         y = self._check_y(y, X)
         if is_synthetic is not None:

@@ -129,6 +129,9 @@ class GRUDecoder(TrialDecoder):
         super()._validate_params()
         resolve_device(self.device)
 
+    def _needs_synthetic_mask(self) -> bool:
+        return self.validation_fraction > 0
+
     # ------------------------------------------------------------------ data
     def _validation_split(self, n_trials: int, is_synthetic: np.ndarray | None,
                           rng: np.random.RandomState) -> np.ndarray:
