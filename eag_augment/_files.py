@@ -57,6 +57,10 @@ def atomic_write(path: Path, write: Callable[[str], None], suffix: str = ".tmp")
     os.close(fd)
     try:
         write(tmp)
+        # mkstemp makes the file private (0600); the result gets a new file's usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -265,7 +265,8 @@ def cmd_sample(args) -> int:
     start = time.perf_counter()
     trials = generator.sample(args.n, guidance_scale=args.guidance_scale,
                               random_state=args.seed, **kwargs)
-    path = (save_nwb(trials, out, overwrite=args.overwrite) if out.suffix == ".nwb"
+    path = (save_nwb(trials, out, overwrite=args.overwrite, generator=generator,
+                     random_state=args.seed) if out.suffix == ".nwb"
             else trials.save(out))
     log.info("sampled in %.1f s; wrote %s", time.perf_counter() - start, path)
     print(path)

@@ -20,6 +20,12 @@ COPIES = 6  # copies of the real trial laid end to end: 4 train, 1 val, 1 test
 SPLITS = ["train", "train", "train", "train", "val", "test"]
 ONSET_ROW = 2208  # 1 ms row of the real trial where hand speed passes 20 % of its peak
 HELDOUT_EVERY = 4  # every 4th unit is held out: 45 of 182 as in MC_Maze
+# What a DANDI file says about its session (values of this fixture, not of the real monkey).
+FIXTURE_SUBJECT = {"subject_id": "fixture-monkey", "species": "Macaca mulatta", "sex": "M",
+                   "age": "P10Y", "description": "test fixture subject"}
+FIXTURE_METADATA = {"experimenter": ["Doe, Jane"], "institution": "Fixture University",
+                    "keywords": ["motor cortex", "reaching"],
+                    "experiment_description": "one MC_Maze trial copied six times"}
 
 
 # ----------------------------------------------------------------- NLB-layout writer
@@ -33,6 +39,8 @@ def write_nlb_file(
     *,
     heldout_obs_end_s: float | None = None,
     seed: int = 0,
+    subject: dict | None = None,
+    metadata: dict | None = None,
 ) -> Path:
     """Write an NWB file laid out like the NLB ones from 1 ms spike counts (T, units).
 
@@ -44,11 +52,16 @@ def write_nlb_file(
 
     rng = np.random.default_rng(seed)
     n_ms = len(spikes_ms)
+    from pynwb.file import Subject
+
     nwbfile = NWBFile(
         session_description="NLB-layout test fixture",
         identifier=path.stem,
         session_start_time=datetime(2020, 1, 1, tzinfo=timezone.utc),
+        **(metadata or {}),
     )
+    if subject is not None:
+        nwbfile.subject = Subject(**subject)
     nwbfile.add_unit_column("heldout", "held-out unit")
     for n, uid in enumerate(unit_ids):
         rows = np.repeat(np.arange(n_ms), spikes_ms[:, n])
@@ -110,7 +123,7 @@ def maze(tmp_path_factory):
     path = write_nlb_file(
         tmp_path_factory.mktemp("maze") / "sub-Jenkins_ses-full_desc-train_behavior+ecephys.nwb",
         spikes, unit_ids, heldout, {"hand_vel": vel, "hand_pos": pos}, trials,
-        heldout_obs_end_s=test_start / 1000.0,
+        heldout_obs_end_s=test_start / 1000.0, subject=FIXTURE_SUBJECT, metadata=FIXTURE_METADATA,
     )
     return {"path": path, "spikes": spikes, "vel": vel, "unit_ids": unit_ids,
             "heldout": heldout, "onset_ms": onset_ms, "trials": trials}
@@ -487,3 +500,108 @@ def test_save_errors(tmp_path):
     with pytest.raises(TypeError, match="condition 'tag' must hold"):
         save_nwb(holes, tmp_path / "x.nwb")
     assert not any(tmp_path.iterdir())
+
+
+# ----------------------------------------------------------------- DANDI-ready metadata
+def dandi_problems(path: Path) -> list[str]:
+    """What nwbinspector's DANDI configuration reports at CRITICAL or worse, or as a
+    best-practice violation (what blocks or should block an upload)."""
+    nwbinspector = pytest.importorskip("nwbinspector")
+    from nwbinspector import Importance
+
+    blocking = {Importance.ERROR, Importance.PYNWB_VALIDATION, Importance.CRITICAL,
+                Importance.BEST_PRACTICE_VIOLATION}
+    messages = nwbinspector.inspect_nwbfile(nwbfile_path=str(path),
+                                            config=nwbinspector.load_config("dandi"))
+    return [f"{m.importance.name} {m.check_function_name}: {m.message}" for m in messages
+            if m.importance in blocking]
+
+
+def test_real_trials_carry_their_session_into_a_dandi_ready_file(maze, tmp_path):
+    from pynwb import NWBHDF5IO
+
+    trials = load_nwb(maze["path"], dataset="mc_maze", split=["train", "val"])
+    path = save_nwb(trials[:3], tmp_path / "windows.nwb")
+    assert dandi_problems(path) == []
+    with NWBHDF5IO(str(path), "r") as io:
+        f = io.read()
+        assert f.subject.subject_id == "fixture-monkey" and f.subject.species == "Macaca mulatta"
+        assert list(f.experimenter) == ["Doe, Jane"] and f.institution == "Fixture University"
+        assert f.session_start_time == datetime(2020, 1, 1, tzinfo=timezone.utc)
+        assert f.processing["behavior"].get("hand_vel").unit == "mm/s"
+        assert f.units.resolution == 0.005
+        assert not f.trials["synthetic"][:].any()
+        descriptions = {c: f.trials[c].description for c in f.trials.colnames}
+    assert "no description" not in descriptions.values()
+    assert "movement onset" in descriptions["move_onset_time"]
+    back = load_nwb(path)
+    np.testing.assert_array_equal(back.spikes, trials.spikes[:3])
+    np.testing.assert_array_equal(back.behavior, trials.behavior[:3])
+
+
+def test_generated_trials_record_what_made_them(maze, tmp_path):
+    import json
+
+    from pynwb import NWBHDF5IO
+
+    from eag_augment import __version__
+    from eag_augment.generators import PSTHPoissonGenerator
+
+    train = load_nwb(maze["path"], dataset="mc_maze", split="train")
+    gen = PSTHPoissonGenerator(condition="velocity", smooth_ms=20).fit(train)
+    fake = gen.sample(4, random_state=7)
+    path = save_nwb(fake, tmp_path / "fake.nwb", source=maze["path"], generator=gen,
+                    random_state=7, include_rates=True)
+    assert dandi_problems(path) == []
+    with NWBHDF5IO(str(path), "r") as io:
+        f = io.read()
+        assert f.trials["synthetic"][:].all() and f.subject.subject_id == "fixture-monkey"
+        prov = json.loads(str(f.get_scratch("eag_augment_provenance")))
+        assert prov["eag_augment_version"] == __version__ and prov["random_state"] == 7
+        assert prov["generator"]["class"].endswith("PSTHPoissonGenerator")
+        assert prov["generator"]["params"]["smooth_ms"] == 20 and prov["n_synthetic"] == 4
+        assert "4 of 4 trials are synthetic" in f.data_collection
+        assert [list(row) for row in f.was_generated_by] == [["eag_augment", __version__]]
+        assert "synthetic data" in list(f.keywords)
+        rates = f.processing["ecephys"].get("expected_rates")
+        assert rates.unit == "Hz" and rates.data.shape == (4 * fake.n_bins, fake.n_neurons)
+        np.testing.assert_allclose(rates.data[: fake.n_bins],
+                                   fake.rates[0] * 1000 / fake.bin_ms, rtol=1e-6)
+    back = load_nwb(path)  # the rates series does not get in the way of loading
+    np.testing.assert_array_equal(back.spikes, fake.spikes)
+
+
+def test_a_mix_of_real_and_synthetic_trials_is_flagged_per_trial(tmp_path):
+    from pynwb import NWBHDF5IO
+
+    ts = random_trialset(np.random.default_rng(8), 5)
+    mask = np.array([False, False, False, True, True, True])
+    subject = {"subject_id": "S1", "species": "Mus musculus", "sex": "F", "age": "P90D"}
+    path = save_nwb(ts, tmp_path / "mix.nwb", is_synthetic=mask, subject=subject,
+                    behavior_unit="cm/s", experimenter="Doe, Jane", institution="Lab U",
+                    keywords=["test"])
+    assert dandi_problems(path) == []
+    with NWBHDF5IO(str(path), "r") as io:
+        f = io.read()
+        np.testing.assert_array_equal(f.trials["synthetic"][:], mask)
+        assert "3 of 6 trials are synthetic" in f.data_collection
+        assert f.processing["behavior"].get("hand_vel").unit == "cm/s"
+    with pytest.raises(ValueError, match="is_synthetic must be a boolean array of shape"):
+        save_nwb(ts, tmp_path / "bad.nwb", is_synthetic=[1, 0])
+    with pytest.raises(ValueError, match="include_rates=True but trials has no rates"):
+        save_nwb(ts, tmp_path / "bad.nwb", include_rates=True)
+
+
+def test_without_a_subject_dandi_would_reject_the_file(tmp_path):
+    path = save_nwb(random_trialset(np.random.default_rng(9), 5), tmp_path / "bare.nwb")
+    assert any("check_subject_exists" in p for p in dandi_problems(path))
+    assert not any("BEST_PRACTICE_VIOLATION" in p for p in dandi_problems(path))
+
+
+def test_saved_file_gets_the_usual_mode(tmp_path):
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    path = save_nwb(random_trialset(np.random.default_rng(10), 5), tmp_path / "mode.nwb")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

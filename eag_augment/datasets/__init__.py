@@ -2,8 +2,8 @@
 
 from eag_augment.datasets.lorenz import load_lorenz
 from eag_augment.datasets.mat import load_mat
-from eag_augment.datasets.nwb import load_nwb, resample_dataset, save_nwb
+from eag_augment.datasets.nwb import load_nwb, read_nwb_metadata, resample_dataset, save_nwb
 from eag_augment.datasets.reach import ReachSimulator, make_synthetic_reach
 
 __all__ = ["ReachSimulator", "load_lorenz", "load_mat", "load_nwb", "make_synthetic_reach",
-           "resample_dataset", "save_nwb"]
+           "read_nwb_metadata", "resample_dataset", "save_nwb"]

@@ -28,19 +28,21 @@ import os
 import uuid
 import warnings
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from eag_augment import __version__
 from eag_augment._files import atomic_write, check_output_path
 from eag_augment._memory import check_memory
 from eag_augment._optional import import_nlb_tools
+from eag_augment.datasets import _nwb_metadata
 from eag_augment.trials import TrialSet, angle_of_reach
 
-__all__ = ["load_nwb", "save_nwb", "resample_dataset", "SUPPORTED_DATASETS"]
+__all__ = ["load_nwb", "read_nwb_metadata", "save_nwb", "resample_dataset", "SUPPORTED_DATASETS"]
 
 #: NLB datasets (keys of ``nlb_tools.make_tensors.PARAMS``) that load into fixed windows.
 SUPPORTED_DATASETS = (
@@ -56,6 +58,8 @@ _UNSUPPORTED = {
 }
 _MAZE_UNITS = {162: "mc_maze_large", 152: "mc_maze_medium", 142: "mc_maze_small"}
 _SCRATCH = "eag_augment_layout"
+_PROVENANCE = "eag_augment_provenance"
+_RATES = "expected_rates"
 _WRITER = "eag_augment.datasets.nwb.save_nwb"
 _FORMAT_VERSION = 1
 _ALIGN_FIELD = "move_onset_time"
@@ -64,7 +68,8 @@ _MAX_SPIKES_PER_MS = 2048
 # Trial-table names that NWB or nlb_tools reserve or rename; "*_time" columns are also renamed
 # on writing, since nlb_tools converts them to timedeltas (nanosecond rounding).
 _RESERVED_COLUMNS = frozenset(
-    {"id", "trial_id", "start_time", "stop_time", "end_time", "timeseries", "tags", "split"}
+    {"id", "trial_id", "start_time", "stop_time", "end_time", "timeseries", "tags", "split",
+     "synthetic"}
 )
 
 
@@ -278,9 +283,22 @@ def _open_dataset(path: Path):
             "text": " ".join(
                 [path.name, nwbfile.identifier or "", nwbfile.session_description or ""]
             ).lower(),
+            "metadata": _nwb_metadata.read_metadata(nwbfile),
         }
-        ds = NWBDataset(nwbfile, split_heldout=has_heldout)
+        # save_nwb's optional rates are not needed here, and would fill nlb_tools' 1 ms table.
+        ds = NWBDataset(nwbfile, split_heldout=has_heldout, skip_fields=[_RATES])
     return ds, meta, info
+
+
+def _carried_metadata(trials: TrialSet, info: dict, behavior_field: str | None) -> TrialSet:
+    """``trials`` with the file's metadata in ``conditions.attrs["nwb_metadata"]``, where
+    save_nwb finds it again (pandas keeps attrs through indexing and rebinning)."""
+    meta = dict(info["metadata"])
+    units = meta.pop("series_units", {})
+    if behavior_field in units:
+        meta["behavior_unit"] = units[behavior_field]
+    trials.conditions.attrs["nwb_metadata"] = meta
+    return trials
 
 
 def _detect_dataset(info: dict, path: Path) -> str:
@@ -396,7 +414,10 @@ def load_nwb(
         clock, for :meth:`TrialSet.time_split`), ``angle`` (radians in (-pi, pi]: from
         ``cond_dir`` for Area2_Bump, else the direction of the summed velocity) and
         ``condition`` (NLB's PSTH condition, e.g. ``"<trial_type>_<trial_version>"`` for MC_Maze,
-        ``"<cond_dir>_<ctr_hold_bump>"`` for Area2_Bump).
+        ``"<cond_dir>_<ctr_hold_bump>"`` for Area2_Bump). ``conditions.attrs["nwb_metadata"]``
+        holds the file's session and subject metadata, the behaviour's unit and the trial
+        columns' descriptions, which :func:`save_nwb` writes again into files made from these
+        trials.
 
     Notes
     -----
@@ -461,7 +482,8 @@ def load_nwb(
             "_".join(_label(v) for v in row)
             for row in conditions[cond_fields].itertuples(index=False)
         ]
-    return trials._replace(conditions=conditions)
+    return _carried_metadata(trials._replace(conditions=conditions), info,
+                             params["behavior_field"])
 
 
 def _cut_windows(
@@ -603,6 +625,7 @@ def _load_saved(ds, meta, info, bin_ms, lag_ms, align_range_ms, include_heldout,
     ids = ids[[position[u] for u in trials.neuron_ids.tolist()]]
     names = meta["behavior_names"] if trials.behavior is not None else None
     trials = trials._replace(conditions=conditions, neuron_ids=ids, behavior_names=names)
+    trials = _carried_metadata(trials, info, meta["behavior_field"])
     return trials if target == written else trials.rebin(target)
 
 
@@ -673,16 +696,48 @@ def _spike_times_s(counts: np.ndarray, bin_starts_ms: np.ndarray, bin_ms: int) -
     return (np.repeat(slot_ms, q) + (rank + 1) / (np.repeat(q, q) + 1)) / 1000.0
 
 
+def _synthetic_mask(is_synthetic, generator, n_trials: int) -> np.ndarray:
+    if is_synthetic is None:
+        return np.full(n_trials, generator is not None)
+    mask = np.asarray(is_synthetic)
+    if mask.dtype != bool or mask.shape != (n_trials,):
+        raise ValueError(f"is_synthetic must be a boolean array of shape ({n_trials},), one per "
+                         f"trial; got dtype {mask.dtype}, shape {mask.shape}")
+    return mask
+
+
+def read_nwb_metadata(path: str | os.PathLike) -> dict:
+    """The metadata of an NWB file that :func:`save_nwb` carries over (its ``source=``):
+    session fields, ``subject`` (dict), ``series_units``, ``column_descriptions``."""
+    from pynwb import NWBHDF5IO
+
+    with NWBHDF5IO(str(path), "r") as io:
+        return _nwb_metadata.read_metadata(io.read())
+
+
 def save_nwb(
     trials: TrialSet,
     path: str | os.PathLike,
     *,
     lag_ms: int = 0,
     behavior_field: str = "hand_vel",
-    behavior_unit: str = "unknown",
+    behavior_unit: str | None = None,
     gap_ms: int = 100,
-    session_description: str = "eag_augment TrialSet in the Neural Latents Benchmark layout",
+    session_description: str | None = None,
     identifier: str | None = None,
+    session_start_time: datetime | None = None,
+    experiment_description: str | None = None,
+    experimenter: str | Sequence[str] | None = None,
+    institution: str | None = None,
+    lab: str | None = None,
+    keywords: Sequence[str] | None = None,
+    related_publications: str | Sequence[str] | None = None,
+    subject=None,
+    source: str | os.PathLike | None = None,
+    generator=None,
+    random_state=None,
+    is_synthetic=None,
+    include_rates: bool = False,
     overwrite: bool = False,
 ) -> Path:
     """Write a TrialSet as an NLB-layout NWB file (atomically); returns the path.
@@ -696,8 +751,17 @@ def save_nwb(
     ``start_time``, ``stop_time``, ``move_onset_time`` (the alignment event, ``-t_start_ms``
     from the window start), ``split`` (the ``split`` condition, else ``'train'``) and one
     column per condition (a name that NWB or nlb_tools reserves, or that ends in ``_time``,
-    gets a ``_cond`` suffix). ``load_nwb`` restores the TrialSet exactly (rates are not
-    stored).
+    gets a ``_cond`` suffix), plus ``synthetic`` (bool per trial). ``load_nwb`` restores the
+    TrialSet exactly (rates are not read back).
+
+    Metadata: what DANDI's upload check (``nwbinspector --config dandi``) requires and
+    suggests. Each field comes from its argument, else from the NWB file the trials were
+    loaded from (``load_nwb`` keeps it in ``trials.conditions.attrs``) or from ``source``,
+    else a default: the session start is then the time of writing, the behaviour unit
+    "unknown", and there is no subject, which DANDI rejects (pass ``subject=``). Generated
+    trials are described in the file: the per-trial ``synthetic`` column, ``data_collection``
+    (a sentence), and ``scratch/eag_augment_provenance`` (JSON: generator class and
+    parameters, seed, eag_augment version); ``was_generated_by`` names the package version.
 
     Parameters
     ----------
@@ -709,9 +773,30 @@ def save_nwb(
         Lag of ``trials.behavior`` behind the spikes, a multiple of ``bin_ms``: bin ``b``'s
         behaviour is written ``lag_ms`` later than its spikes, so NLB-style loading with this
         lag gives it back.
-    behavior_field, behavior_unit : name and unit of the behaviour TimeSeries.
+    behavior_field, behavior_unit : name and unit of the behaviour TimeSeries (e.g. "mm/s").
     gap_ms : int
         Time between consecutive trials (ms).
+    session_description, identifier, session_start_time, experiment_description, \
+experimenter, institution, lab, keywords, related_publications
+        NWBFile fields (``identifier`` defaults to a new UUID; ``session_start_time`` must
+        be timezone-aware).
+    subject : pynwb.file.Subject or dict, optional
+        The animal, e.g. ``{"subject_id": "J", "species": "Macaca mulatta", "sex": "M",
+        "age": "P8Y"}`` (DANDI needs id, species, sex and age). For generated trials, the
+        subject whose recording the generator was fitted on.
+    source : path, optional
+        NWB file to take the metadata above from (instead of the one the trials came from),
+        e.g. the recording a generator was fitted on.
+    generator : fitted generator, optional
+        What generated the synthetic trials: its class and parameters are recorded.
+    random_state : int, optional
+        The seed the synthetic trials were sampled with, recorded with the generator.
+    is_synthetic : bool array (trials,), optional
+        Which trials are synthetic; all of them when ``generator`` is given, else none.
+    include_rates : bool
+        Also write ``trials.rates`` (expected spike counts per bin, e.g. of a generator or
+        simulator) as the TimeSeries ``expected_rates`` (Hz, one row per bin, timestamps at
+        bin starts) in processing module ``ecephys``.
     overwrite : bool
         Replace ``path`` when it exists already (by default an existing file is kept and
         FileExistsError raised, before any work).
@@ -728,8 +813,24 @@ def save_nwb(
     for name, value in (("behavior_field", behavior_field), ("behavior_unit", behavior_unit),
                         ("session_description", session_description),
                         ("identifier", identifier)):
-        if not (isinstance(value, str) and value) and not (name == "identifier" and value is None):
+        if not (isinstance(value, str) and value) and not (name != "behavior_field"
+                                                           and value is None):
             raise TypeError(f"{name} must be a non-empty string, got {value!r}")
+    synthetic = _synthetic_mask(is_synthetic, generator, trials.n_trials)
+    if include_rates and trials.rates is None:
+        raise ValueError("include_rates=True but trials has no rates (TrialSet.rates)")
+    carried = trials.conditions.attrs.get("nwb_metadata", {}) if source is None else (
+        read_nwb_metadata(source))
+    prov = _nwb_metadata.provenance(generator, random_state, trials.n_trials,
+                                    int(synthetic.sum()), __version__)
+    file_meta = _nwb_metadata.file_metadata(
+        dict(session_description=session_description, session_start_time=session_start_time,
+             experiment_description=experiment_description, experimenter=experimenter,
+             institution=institution, lab=lab, keywords=keywords,
+             related_publications=related_publications, subject=subject),
+        carried, prov)
+    behavior_unit = (behavior_unit or carried.get("behavior_unit")
+                     or carried.get("series_units", {}).get(behavior_field) or "unknown")
     k = _whole_ms(trials.bin_ms, "trials.bin_ms", positive=True)
     lag = _whole_ms(lag_ms, "lag_ms", positive=False)
     if lag % k:
@@ -777,11 +878,7 @@ def save_nwb(
                      "use a smaller gap_ms")
     win_start = first_start + stride * np.arange(trials.n_trials)
 
-    nwbfile = NWBFile(
-        session_description=session_description,
-        identifier=identifier or uuid.uuid4().hex,
-        session_start_time=datetime.now(timezone.utc),
-    )
+    nwbfile = NWBFile(identifier=identifier or uuid.uuid4().hex, **file_meta)
     bin_starts = win_start[:, None] + k * np.arange(n_bins)[None, :]
     per_unit = [_spike_times_s(trials.spikes[:, :, n], bin_starts, k)
                 for n in range(trials.n_neurons)]
@@ -792,8 +889,10 @@ def save_nwb(
                      data=np.tile([[0.0, end_ms / 1000.0]], (trials.n_neurons, 1)))
     nwbfile.units = Units(
         name="units",
-        description="units (eag_augment.save_nwb)",
+        description=f"spike times re-expanded from spike counts per {k} ms bin (each bin's "
+                    "spikes spread over its 1 ms slots): times are known to the bin",
         id=unit_ids,
+        resolution=k / 1000.0,
         columns=[
             spike_times,
             VectorIndex(name="spike_times_index", target=spike_times,
@@ -833,9 +932,28 @@ def save_nwb(
     if "split" not in columns:
         table["split"] = np.array(["train"] * trials.n_trials, dtype=object)
     table.update(columns)
+    table["synthetic"] = synthetic
+    described = [c for c in table if c not in ("start_time", "stop_time")]
     nwbfile.trials = TimeIntervals.from_dataframe(
-        pd.DataFrame(table), name="trials", table_description="trials (eag_augment.save_nwb)"
+        pd.DataFrame(table), name="trials",
+        table_description="one row per trial window of the TrialSet",
+        columns=_nwb_metadata.column_descriptions(
+            described, carried.get("column_descriptions", {})),
     )
+    if include_rates:
+        nwbfile.create_processing_module("ecephys", "processed spiking data").add(TimeSeries(
+            name=_RATES,
+            data=H5DataIO((trials.rates * (1000.0 / k)).reshape(-1, trials.n_neurons)
+                          .astype(np.float32), compression="gzip"),
+            unit="Hz",
+            timestamps=bin_starts.ravel() / 1000.0,
+            description=f"expected firing rate of each unit in each {k} ms bin (the model's or "
+                        "simulator's rates the spikes were drawn from); a row per bin, "
+                        "timestamps at bin starts",
+        ))
+    nwbfile.add_scratch(json.dumps(prov), name=_PROVENANCE,
+                        description="eag_augment provenance: which trials are synthetic and "
+                                    "what generated them (JSON)")
     meta = {
         "writer": _WRITER,
         "format_version": _FORMAT_VERSION,

@@ -12,6 +12,11 @@ from eag_augment.trials import TrialSet, wrap_angle
 __all__ = ["fold_split", "load_dataset", "split_dataset", "training_subset"]
 
 _NOT_LOADER_ARGS = ("kind", "path", "via_nwb", "rebin_ms")
+# What save_nwb cannot know about a simulated dataset (``via_nwb``).
+_NWB_METADATA = {"synthetic_reach": {
+    "behavior_unit": "mm/s",
+    "session_description": "Simulated MC_Maze-like reaching session "
+                           "(eag_augment.datasets.make_synthetic_reach); no animal"}}
 
 
 def load_dataset(config: dict, workdir: Path) -> tuple[TrialSet, object | None]:
@@ -47,7 +52,9 @@ def load_dataset(config: dict, workdir: Path) -> tuple[TrialSet, object | None]:
     else:
         trials = TrialSet.load(path)
     if config.get("via_nwb"):
-        trials = load_nwb(save_nwb(trials, workdir / "dataset.nwb", overwrite=True))
+        # It stays in the output folder: the dataset as an NWB file any NWB tool opens.
+        trials = load_nwb(save_nwb(trials, workdir / "dataset.nwb", overwrite=True,
+                                   **_NWB_METADATA.get(kind, {})))
     if "rebin_ms" in config:
         trials = trials.rebin(config["rebin_ms"])
         if simulator is not None:
