@@ -576,7 +576,6 @@ class TrialSet:
         if spikes.ndim != 2:
             raise ValueError(f"spikes must have 2 dimensions (time bins, neurons), got shape "
                              f"{spikes.shape}")
-        spikes = validate_spikes(spikes[None], "spikes")[0]
         n_time = spikes.shape[0]
         if window > n_time:
             raise ValueError(f"window ({window} bins) is longer than the recording ({n_time} bins)")
@@ -586,11 +585,13 @@ class TrialSet:
                 raise ValueError(
                     f"behavior must have {n_time} time bins like spikes, got shape {behavior.shape}"
                 )
+        # Windows overlap when stride < window: the trials can be far larger than the input.
         n_windows = (n_time - window) // stride + 1
         n_channels = spikes.shape[1] + (0 if behavior is None else behavior.shape[1])
         check_memory(8.0 * n_windows * window * n_channels,
                      f"from_continuous(window={window}, stride={stride})",
                      "use a larger stride")
+        spikes = validate_spikes(spikes[None], "spikes")[0]
         starts = np.arange(0, n_time - window + 1, stride)
         idx = starts[:, None] + np.arange(window)[None, :]
         conditions = pd.DataFrame(

@@ -172,7 +172,7 @@ def test_from_continuous_refuses(kwargs, error, match):
 
 
 def test_from_continuous_refuses_windows_beyond_memory():
-    spikes = np.zeros((2_000_000, 100), dtype=np.int8)
+    spikes = np.broadcast_to(np.zeros((1, 100), dtype=np.int8), (2_000_000, 100))
     with pytest.raises(ValueError, match=r"from_continuous\(window=1000000, stride=1\) would "
                                          "need about .* of memory"):
         TrialSet.from_continuous(spikes, bin_ms=1, window=1_000_000, stride=1)
