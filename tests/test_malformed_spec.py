@@ -67,6 +67,18 @@ def lab_module(tmp_path, monkeypatch):
     sys.modules.pop("lab_models_for_test", None)
 
 
+def test_estimators_in_the_wrong_role_are_refused(tmp_path):
+    refused(tmp_path, r"\[decoders.ridge\]: Ridge does not take trial tensors .* class = "
+                      r"\"SklearnDecoder\", estimator = \{ class = \"sklearn.linear_model.*:Ridge",
+            lambda s: s["decoders"]["ridge"].update({"class": "sklearn.linear_model:Ridge"}))
+    refused(tmp_path, r"\[generators.psth\]: RidgeDecoder is not a generator",
+            lambda s: s["generators"]["psth"].update({"class": "RidgeDecoder"}))
+    raw = spec(tmp_path)
+    raw["decoders"]["ridge"] = {"class": "SklearnDecoder",
+                                "estimator": {"class": "sklearn.linear_model:Ridge"}}
+    assert type(load_spec(raw).decoders["ridge"].estimator).__name__ == "Ridge"
+
+
 def test_a_users_module_is_imported_only_when_granted(tmp_path, lab_module):
     def edit(s):
         s["decoders"]["ridge"]["class"] = "lab_models_for_test:LabDecoder"

@@ -371,6 +371,17 @@ def load_spec(spec: str | os.PathLike | dict, *, profile: str | None = None,
     }
     if not decoders:
         raise SpecError(f"{where} [decoders]: define at least one decoder")
+    for gname, generator in generators.items():
+        if not all(callable(getattr(generator, m, None)) for m in ("fit", "sample")):
+            raise SpecError(f"{where} [generators.{gname}]: {type(generator).__name__} is not a "
+                            "generator (it has no fit(trials) and sample(n))")
+    for dname, decoder in decoders.items():
+        if not _takes_trial_tensors(decoder):
+            raise SpecError(
+                f"{where} [decoders.{dname}]: {type(decoder).__name__} does not take trial "
+                "tensors (trials, bins, neurons); wrap a scikit-learn regressor: class = "
+                f"\"SklearnDecoder\", estimator = {{ class = \"{type(decoder).__module__}:"
+                f"{type(decoder).__name__}\" }}")
     sweep = raw.get("sweep", {})
     _expect(sweep, dict, f"{where} [sweep]", "a table")
     _check_keys(sweep, _SWEEP_KEYS, f"{where} [sweep]")
@@ -410,6 +421,14 @@ def load_spec(spec: str | os.PathLike | dict, *, profile: str | None = None,
         seeds=[int(s) for s in seeds], augmenter_names=aug_names, decoder_names=dec_names,
         baseline=baseline, figures=figures, tuning=tuning, raw=raw, source=source,
     )
+
+
+def _takes_trial_tensors(estimator) -> bool:
+    """Whether an estimator declares 3-D input (the decoders of eag_augment do)."""
+    try:
+        return bool(estimator.__sklearn_tags__().input_tags.three_d_array)
+    except AttributeError:
+        return False
 
 
 def _names(value, defined: dict, where: str) -> list[str]:
