@@ -35,8 +35,8 @@ import imblearn.base  # noqa: F401
 from imblearn.utils._tags import InputTags, SamplerTags, Tags
 
 from eag_augment._memory import check_memory
-from eag_augment._validation import (HasMethods, StrOptions, non_negative_int,
-                                     non_negative_real, positive_real)
+from eag_augment._validation import (HasMethods, InvalidParameterError, StrOptions,
+                                     non_negative_int, non_negative_real, positive_real)
 from eag_augment.provenance import mark_synthetic
 from eag_augment.trials import (TrialSet, angle_of_reach, as_finite_array, check_angles,
                                 rotate_xy, validate_spikes, wrap_angle)
@@ -246,6 +246,17 @@ class SyntheticAugmenter(BaseEstimator):
     def _log(self, message: str) -> None:
         log.log(logging.INFO if self.verbose else logging.DEBUG, message)
 
+    def _validate_params(self) -> None:
+        """The declared constraints, then the combinations that cannot work whatever the data
+        (so that run specs report them when loaded)."""
+        super()._validate_params()
+        if self.condition is None and not (isinstance(self.conditions, str)
+                                           and self.conditions == "match"):
+            given = (f"conditions={self.conditions!r} needs" if isinstance(self.conditions, str)
+                     else "explicit conditions need")
+            raise InvalidParameterError(f"{given} condition='angle' or 'velocity'; "
+                                        "condition=None generates unconditionally")
+
     def _check_generator(self, n_bins: int, n_neurons: int, n_dims: int):
         """The generator to use, unfitted (a configured clone) or prefit; errors early."""
         gen = self.generator
@@ -318,18 +329,9 @@ class SyntheticAugmenter(BaseEstimator):
         """``conditions`` as a mode string or a validated array (angles or trajectories)."""
         cond = self.conditions
         if isinstance(cond, str):
-            if cond not in CONDITION_MODES:
-                raise ValueError(f"conditions must be one of {CONDITION_MODES} or an array of "
-                                 f"angles (n,) or velocities (n, bins, dims), got {cond!r}")
-            if self.condition is None and cond != "match":
-                raise ValueError(f"conditions={cond!r} needs condition='angle' or 'velocity'; "
-                                 "condition=None generates unconditionally")
             if cond == "uniform" and n_dims < 2:
                 raise ValueError(f"conditions='uniform' needs x/y velocity, y has {n_dims} dims")
             return cond
-        if self.condition is None:
-            raise ValueError("explicit conditions need condition='angle' or 'velocity'; "
-                             "condition=None generates unconditionally")
         arr = np.asarray(cond)
         if arr.ndim == 1:
             arr = check_angles(as_finite_array(arr, "conditions", 1), "conditions")

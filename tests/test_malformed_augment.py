@@ -50,6 +50,8 @@ def refused(data, error, match, X=None, y=None, angles=None, **params):
     (dict(conditions=[0.0, np.nan]), ValueError, "conditions contains 1 NaN"),
     (dict(conditions=[]), ValueError, r"conditions is empty: shape \(0,\)"),
     (dict(conditions=[True, False]), TypeError, "conditions must hold numbers, got booleans"),
+    (dict(condition=None, conditions=[0.1]), ValueError, "explicit conditions need "
+                                                         "condition='angle' or 'velocity'"),
     (dict(conditions=[0, 90, 180, 270]), ValueError, "conditions must be reach angles in "
                                                      "radians, got a value of 270: degrees"),
 ])

@@ -123,6 +123,20 @@ def test_bad_grants(tmp_path, grant, match):
     (lambda s: s["augmenters"]["psth"].update(random_state=-5), r"'random_state' parameter.*-5"),
     (lambda s: s["augmenters"]["psth"].update(conditions_deg=[0, float("nan")]),
      r"conditions_deg must be a list of reach angles in degrees, got nan"),
+    (lambda s: s["augmenters"]["psth"].update(condition=None, conditions_deg=[10]),
+     r"\[augmenters.psth\]: explicit conditions need condition='angle' or 'velocity'"),
+    (lambda s: s["augmenters"]["psth"].update(prefit=True), "prefit = true needs a generator "
+                                                            "fitted beforehand"),
+    (lambda s: s["generators"].update(psth={"class": "PoissonJitterGenerator"})
+     or s["augmenters"]["psth"].update(condition="angle"),
+     r"generator 'psth' \(PoissonJitterGenerator\) supports conditions \('velocity', None\), "
+     "not condition = 'angle'"),
+    (lambda s: s.update(split={"kind": "random", "stratify": 3}),
+     "stratify must be the name of a condition column, got 3"),
+    (lambda s: s.update(split={"kind": "random", "random_state": -1}),
+     r"random_state must be in \[0, 2\*\*32\), got -1"),
+    (lambda s: s["generators"]["psth"].update({"class": "EAGGenerator", "width": "abc"}),
+     r"\[generators.psth\]: The 'width' parameter of EAGGenerator .*'abc'"),
     (lambda s: s["dataset"].update(n_trials=-5),
      r"\[dataset\]: The 'n_trials' parameter of make_synthetic_reach .*-5"),
     (lambda s: s["dataset"].update(n_trials=10**12), r"\[dataset\]: make_synthetic_reach\("

@@ -31,7 +31,6 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 
-from eag_augment._validation import InvalidParameterError
 
 __all__ = ["RunSpec", "SpecError", "load_spec", "parse_override", "build_estimator"]
 
@@ -199,7 +198,7 @@ def build_estimator(table: dict, where: str, default_class: str | None = None,
     if hasattr(estimator, "_parameter_constraints"):
         try:
             estimator._validate_params()
-        except InvalidParameterError as err:
+        except (TypeError, ValueError) as err:
             raise SpecError(f"{where}: {err}") from err
     return estimator
 
@@ -550,6 +549,12 @@ def _check_split(table, where: str) -> dict:
     if "holdout_angles_deg" in table:
         _finite_list(table["holdout_angles_deg"], f"{where} holdout_angles_deg",
                      "a list of reach directions in degrees")
+    if "stratify" in table:
+        _expect(table["stratify"], str, f"{where} stratify", "the name of a condition column")
+    if "random_state" in table and not 0 <= _expect(
+            table["random_state"], int, f"{where} random_state", "an integer seed") < 2**32:
+        raise SpecError(f"{where} random_state must be in [0, 2**32), got "
+                        f"{table['random_state']}")
     tol = table.get("angle_tolerance_deg", 10.0)
     _expect(tol, (int, float), f"{where} angle_tolerance_deg", "a number of degrees")
     if not 0 <= tol <= 180:
@@ -644,6 +649,14 @@ def _check_augmenters(tables, generators: dict, dataset: dict, where: str,
                     and dataset["kind"] != "synthetic_reach"):
                 raise SpecError(f"{here}: the oracle generator needs the simulator of a "
                                 "synthetic_reach dataset")
+            supported = getattr(generators[gen_name], "supported_conditions", None)
+            if supported is not None and params.get("condition") not in supported:
+                raise SpecError(f"{here}: generator {gen_name!r} "
+                                f"({type(generators[gen_name]).__name__}) supports conditions "
+                                f"{supported}, not condition = {params.get('condition')!r}")
+        if params.get("prefit"):
+            raise SpecError(f"{here}: prefit = true needs a generator fitted beforehand, which "
+                            "a spec cannot hold (every job fits its own)")
         if not callable(getattr(estimator, "fit_resample", None)):
             raise SpecError(f"{here}: {type(estimator).__name__} has no fit_resample(X, y)")
         out[aname] = {"estimator": estimator, "generator": gen_name, "given": set(table)}
