@@ -187,7 +187,7 @@ def _check_neuron_ids(neuron_ids, n_neurons: int) -> np.ndarray:
         ids = ids.astype(np.int64)
     if ids.dtype.kind not in "iuU":
         raise TypeError(f"neuron_ids must be integers or strings, got dtype {ids.dtype} "
-                        f"(first value {ids[0]!r})")
+                        f"(first value {ids.tolist()[0]!r})")
     unique, counts = np.unique(ids, return_counts=True)
     if len(unique) != len(ids):
         raise ValueError(f"neuron_ids must be unique; duplicated: "
