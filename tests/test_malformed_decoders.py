@@ -57,11 +57,11 @@ def test_predict_checks_its_input(data, klass):
         decoder.predict(X[:, :, :3])
 
 
-@pytest.mark.xfail(strict=True, reason="decoders/_base.py (not this issue's files): extreme "
-                   "counts overflow the feature covariances into LAPACK errors; the issue "
-                   "asks for a clear message")
 @pytest.mark.parametrize("klass", LINEAR)
-def test_extreme_but_finite_counts_get_a_clear_error(data, klass):
+@pytest.mark.parametrize("scaled", ["X", "y"])
+def test_extreme_but_finite_values_get_a_clear_error(data, klass, scaled):
     X, y = data
-    with pytest.raises(ValueError, match="X"):
-        klass().fit(X * 1e160, y)
+    X, y = (X * 1e160, y) if scaled == "X" else (X, y * 1e160)
+    with pytest.raises(ValueError,
+                       match=rf"too large to fit .*largest \|{scaled}\| = [\d.]+e\+16\d"):
+        klass().fit(X, y)

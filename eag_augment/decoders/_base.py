@@ -117,11 +117,24 @@ class Moments:
         F = np.asarray(F, dtype=np.float64)
         Y = np.asarray(Y, dtype=np.float64)
         self.n += F.shape[0]
-        self.sum_f += F.sum(axis=0)
-        self.sum_y += Y.sum(axis=0)
-        self.ff += F.T @ F
-        self.fy += F.T @ Y
-        self.yy += Y.T @ Y
+        # Overflow is reported once, clearly, by require_finite, not as numpy warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.sum_f += F.sum(axis=0)
+            self.sum_y += Y.sum(axis=0)
+            self.ff += F.T @ F
+            self.fy += F.T @ Y
+            self.yy += Y.T @ Y
+
+    def require_finite(self, **arrays: np.ndarray) -> None:
+        """Raise if a sum overflowed: values this large cannot be fitted (nor given LAPACK)."""
+        if all(np.isfinite(m).all() for m in (self.sum_f, self.sum_y, self.ff, self.fy,
+                                               self.yy)):
+            return
+        sizes = ", ".join(f"largest |{name}| = {np.abs(a).max():.3g}" for name, a in
+                          arrays.items())
+        raise ValueError(f"{', '.join(arrays)} hold values too large to fit ({sizes}): their "
+                         "products overflow float64; rescale them (spike counts per bin and "
+                         "velocity in the data's units are expected)")
 
     def second_moments(self, center: bool):
         """``(mean_f, mean_y, C_ff, C_fy, C_yy)``, divided by the sample count.
@@ -161,6 +174,7 @@ def lagged_moments(X: np.ndarray, y: np.ndarray, lags: int, *, lead: int = 0,
         F = F[:, first - lead : n_bins - lead]
         Y = y[rows, first:]
         moments.add(F.reshape(-1, F.shape[2]), Y.reshape(-1, Y.shape[2]))
+    moments.require_finite(X=X, y=y)
     return moments
 
 

@@ -126,6 +126,7 @@ class KalmanFilterDecoder(TrialDecoder):
 
         dynamics = Moments(n_dims, n_dims)
         dynamics.add(y[:, :-1].reshape(-1, n_dims), y[:, 1:].reshape(-1, n_dims))
+        dynamics.require_finite(y=y)
         A, c, W = _regress(*dynamics.second_moments(center))
 
         pairs = lagged_moments(Z, y, self.lags, lead=self.observation_lag, complete_only=True)
