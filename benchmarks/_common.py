@@ -1,4 +1,5 @@
-"""Shared plumbing of the benchmark scripts: arguments, machine info, result files, model cache."""
+"""Shared plumbing of the benchmark scripts: arguments, machine info, result files, model cache,
+decoders fitted without augmentation, bar charts with intervals."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from eag_augment.pipelines.environment import machine_info
@@ -123,3 +125,103 @@ def cached(name: str, fit: Callable[[], object], load: Callable[[Path], object],
 def summary(stats: dict[str, dict]) -> dict[str, float]:
     """{metric: mean} of a spike_statistics result."""
     return {k: v["mean"] for k, v in stats.items()}
+
+
+# ------------------------------------------------------------- decoders and figures
+def fit_decoders(X: np.ndarray, y: np.ndarray, decoders: dict, tuning: dict | None,
+                 seed: int) -> dict[tuple[str, str], object]:
+    """Every decoder fitted on (X, y) alone, as the runner fits the baselines.
+
+    Parameters
+    ----------
+    X : array (trials, bins, neurons)
+        Spike counts, or expected counts (floats), of the training trials.
+    y : array (trials, bins, dims)
+        Their velocity.
+    decoders : dict of name -> unfitted decoder
+    tuning : a spec's validated ``[tuning]`` table, or None
+        With it, each decoder is tuned by inner blocked cross-validation on (X, y) over the
+        table's grids (:func:`eag_augment.model_selection.tune_decoders`, no augmentation),
+        and also fitted with its fixed settings unless ``tuning["fixed"]`` is false.
+    seed : int
+        For decoders whose ``random_state`` is None (and the tuning's draws).
+
+    Returns
+    -------
+    dict (name, mode) -> fitted decoder, mode "tuned" or "fixed".
+    """
+    from sklearn.base import clone
+
+    from eag_augment.model_selection import BlockedKFold, tune_decoders
+
+    fitted = {}
+    if tuning is not None:
+        pipes = tune_decoders(decoders, None, X, y, param_grids=tuning["param_grids"],
+                              ratios=(0,), cv=BlockedKFold(tuning["cv_folds"],
+                                                           gap=tuning["cv_gap"]),
+                              n_iter=tuning["n_iter"], random_state=seed)
+        fitted.update({(name, "tuned"): pipe for name, pipe in pipes.items()})
+    if tuning is None or tuning["fixed"]:
+        for name, proto in decoders.items():
+            dec = clone(proto)
+            if dec.get_params(deep=False).get("random_state", 0) is None:
+                dec.set_params(random_state=seed)
+            fitted[(name, "fixed")] = dec.fit(X, y)
+    return fitted
+
+
+def interval_bars(panels: dict[str, pd.DataFrame], path: Path, *, x: str, hue: str,
+                  xlabel: str, ylabel: str, title: str, value: str = "diff",
+                  low: str = "diff_low", high: str = "diff_high",
+                  hlines: dict[str, float] | None = None,
+                  ylim: tuple[float, float] | None = None) -> Path:
+    """Grouped bars with 95 % interval whiskers, one panel per entry of ``panels``.
+
+    Each panel's table has a row per bar: ``x`` names the group along the axis, ``hue`` the
+    bar within it (one colour per hue value across panels), ``value`` its height, ``low`` /
+    ``high`` its interval. ``hlines``: label -> y of dashed reference lines (0 is always
+    drawn). ``ylim``: the y range shown; a bar that ends outside it has its value written at
+    the edge. The legend sits outside the axes, right of the last panel.
+    """
+    import matplotlib.pyplot as plt
+
+    hues = list(dict.fromkeys(h for t in panels.values() for h in t[hue]))
+    colours = {h: f"C{k % 10}" for k, h in enumerate(hues)}
+    n_groups = max(len(set(t[x])) for t in panels.values())
+    panel_w = max(3.6, 0.12 * n_groups * len(hues) + 1.0)
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.2 + panel_w * len(panels), 3.6),
+                             squeeze=False, sharey=True)
+    width = 0.8 / max(1, len(hues))
+    for ax, (name, table) in zip(axes[0], panels.items()):
+        groups = list(dict.fromkeys(table[x]))
+        for k, h in enumerate(hues):
+            sub = table[table[hue] == h].set_index(x).reindex(groups)
+            pos = np.arange(len(groups)) + (k - (len(hues) - 1) / 2) * width
+            err = np.vstack([sub[value] - sub[low], sub[high] - sub[value]])
+            ax.bar(pos, sub[value], width, yerr=err, capsize=2, color=colours[h], label=h,
+                   error_kw={"lw": 0.8})
+            if ylim is not None:
+                for p, v in zip(pos, sub[value]):
+                    if v < ylim[0] or v > ylim[1]:
+                        edge = ylim[0] if v < ylim[0] else ylim[1]
+                        ax.text(p, edge, f"{v:.3g}", rotation=90, fontsize="x-small",
+                                ha="center", va="bottom" if v < ylim[0] else "top")
+        ax.axhline(0.0, color="k", lw=0.8)
+        for k, (label, level) in enumerate((hlines or {}).items()):
+            ax.axhline(level, color="0.3", lw=0.9, ls=(0, (4, 2 + k)), label=label)
+        ax.set_xticks(np.arange(len(groups)), groups,
+                      rotation=30 if len(groups) > 4 else 0,
+                      ha="right" if len(groups) > 4 else "center")
+        ax.set_xlabel(xlabel)
+        ax.set_title(name, fontsize="medium")
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+    axes[0, 0].set_ylabel(ylabel)
+    handles, labels = axes[0, -1].get_legend_handles_labels()
+    axes[0, -1].legend(handles, labels, fontsize="small", frameon=False, loc="upper left",
+                       bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle(title, fontsize="medium")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path

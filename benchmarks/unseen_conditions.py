@@ -1,34 +1,40 @@
-"""Unseen reach directions: generate trials at directions absent from training, through the
-generator's conditioning, and see whether they help decoders there.
+"""Unseen reach directions: generate trials at directions absent from training and see
+whether they help decoders there, measured against the tuned baselines.
 
-    python benchmarks/unseen_conditions.py                   # full run
-    python benchmarks/unseen_conditions.py --profile medium  # 100 % only, 2 seeds
-    python benchmarks/unseen_conditions.py --quick           # end-to-end check
+    python benchmarks/unseen_conditions.py                      # simulated reach (8 directions)
+    python benchmarks/unseen_conditions.py --dataset m1 [--mat PATH]
+    python benchmarks/unseen_conditions.py --profile medium     # the whole pool only
+    python benchmarks/unseen_conditions.py --quick              # end-to-end check only
+    python benchmarks/unseen_conditions.py --dataset m1 --report-only   # tables from the last run
 
-Two of the eight directions of the simulated reaching session (90 and 225 degrees) are removed
-from the training pool of generators and decoders (benchmarks/specs/unseen_conditions.toml).
-Generators fitted on the seen directions are asked for exactly the held-out directions
-(explicit ``conditions``): EAG by its angle label with several classifier-free guidance
-scales, and by velocity (training trajectories rotated onto the held-out angles); PSTH-Poisson
-by interpolation between neighbouring directions; the velocity GLM; the oracle. Decoders
-trained on real + synthetic trials are scored on test trials at the held-out directions
-("heldout") and at the seen ones ("seen").
+Reach directions near two held-out angles (90 and 225 degrees) leave the training pool of
+generators and decoders: on the simulator the two of its eight directions, on the real M1
+recording two 45-degree sectors of the 1 s windows' directions of net displacement. The sweep
+(benchmarks/specs/unseen_conditions[_m1].toml) is run by :func:`eag_augment.pipelines.run`:
+five blocked outer folds, every decoder with fixed settings and tuned by inner cross-validation
+with the augmentation ratio (0 included) and EAG's guidance scale searched. The inner
+validation folds hold seen directions only: that is all a user without data at the held-out
+directions can choose with. Generators are asked for the held-out angles (explicit
+``conditions``): velocity-conditioned ones get, for each angle, the training trajectory whose
+reach angle is nearest, rotated onto it; EAG on the simulator also by its angle label. Decoders
+are scored on test trials at the held-out directions ("heldout") and at the others ("seen").
 
-The EAG paper's check: decoders trained on the real seen-direction trials only are applied
-to generated trials at the held-out angles (scored against the velocity the trials were
-generated with) and to the real test trials at those angles; similar R^2 means the generated
-trials carry the held-out directions' spike-velocity relation.
+The EAG paper's check, once per outer fold at the largest training fraction: decoders trained
+on the real seen-direction training trials only (tuned like the baseline) are applied to
+generated trials at the held-out angles, scored against the velocity the trials were generated
+with, and to the real held-out test trials; similar R^2 means the generated trials carry the
+held-out directions' spike-velocity relation. Generated trials at the training trials' own
+conditions ("seen") are the control. Each generator is refit for the check on the fold's
+training trials (one fit more per generator and fold).
 
-Each generator is fitted once per (fraction, seed) on that training subset and shared, prefit,
-by the augmenters that differ only in sampling settings. Writes
-benchmarks/results/unseen_conditions[_<profile>].json / .md / _scores.png / _check.png.
+Writes benchmarks/results/unseen_conditions_<dataset>[_<profile>].json / .md, _gains.png
+(differences to the tuned baselines) and _check.png (the paper's check).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import sys
 import time
 from pathlib import Path
@@ -39,167 +45,287 @@ import pandas as pd
 from sklearn.base import clone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (ROOT, machine, setup, shown, spec_overrides, sweep_parser,  # noqa: E402
-                     write_json)
-from decoding_gain import gains_figure, harmful, md_table, paired, records  # noqa: E402
+from _common import (ROOT, SHARED_DATA, fit_decoders, interval_bars, machine,  # noqa: E402
+                     setup, shown, spec_overrides, sweep_parser, write_json)
+from decoding_gain import (TARGET_DECODERS, _interval, head_to_head, md_table,  # noqa: E402
+                           ratio_choices, records)
 
 from eag_augment.metrics import velocity_r2  # noqa: E402
-from eag_augment.pipelines import (Job, load_dataset, load_spec, markdown_table,  # noqa: E402
-                                   run_job, scores_figure, split_dataset, summarize,
+from eag_augment.model_selection import bootstrap_r2  # noqa: E402
+from eag_augment.pipelines import (bind_augmenter, compare, comparison_markdown,  # noqa: E402
+                                   fold_split, load_dataset, load_predictions, load_spec, run,
                                    training_subset)
-from eag_augment.trials import TrialSet, angle_of_reach  # noqa: E402
+from eag_augment.trials import TrialSet, angle_of_reach, wrap_angle  # noqa: E402
 
 log = logging.getLogger("eag_augment")
 SPECS = ROOT / "benchmarks" / "specs"
+SPEC_FILES = {"synthetic": "unseen_conditions.toml", "m1": "unseen_conditions_m1.toml"}
+DEFAULT_MAT = SHARED_DATA / "m1_stevenson_2011.mat"
 # Generated trials per held-out direction in the paper's check.
-N_CHECK_PER_ANGLE = 100
+N_CHECK_PER_DIRECTION = 100
+MIN_GAIN = 0.05           # issue 13: >= +0.05 R^2 on held-out M1 directions, interval above 0
+RIVALS = ("psth", "encoding")
+TEST_SETS = {"heldout": "held-out directions", "seen": "seen directions"}
 
 
-def _wrap_deg(a: np.ndarray) -> np.ndarray:
-    return (np.asarray(a) + 180.0) % 360.0 - 180.0
+# --------------------------------------------------------------------------- the data
+def direction_counts(trials: TrialSet, split: dict, folds: list[int]) -> pd.DataFrame:
+    """Trials per outer fold: the training pool before and after the held-out directions
+    leave it, and the test trials at held-out and seen directions (:func:`fold_split`
+    raises when one of these is empty)."""
+    everything = {k: v for k, v in split.items()
+                  if k not in ("holdout_angles_deg", "angle_tolerance_deg")}
+    out = []
+    for fold in folds:
+        pool_all, _ = fold_split(trials, everything, fold)
+        pool, tests = fold_split(trials, split, fold)
+        out.append({"fold": fold, "pool_all": pool_all.n_trials, "pool_seen": pool.n_trials,
+                    "test_heldout": tests["heldout"].n_trials,
+                    "test_seen": tests["seen"].n_trials})
+    return pd.DataFrame(out)
 
 
-def generator_groups(spec) -> dict[tuple[str, str], list[str]]:
-    """(generator name, condition) -> the augmenters sampling from that one fitted model."""
-    groups: dict[tuple[str, str], list[str]] = {}
-    for name in spec.augmenter_names:
-        entry = spec.augmenters[name]
-        if entry["generator"] is not None:
-            key = (entry["generator"], entry["estimator"].condition)
-            groups.setdefault(key, []).append(name)
-    return groups
+# ---------------------------------------------------------------------- the paper's check
+def check_sources(spec) -> list[str]:
+    """The augmenters of the check: every one with a generator."""
+    return [n for n in spec.augmenter_names if spec.augmenters[n]["generator"] is not None]
 
 
-def fit_generator(spec, gen_name: str, condition: str, train: TrialSet, simulator, seed: int):
-    """The spec's generator, conditioned as asked, fitted on ``train`` as the augmenter would
-    fit it (spikes, velocity, the trials' reach angles); returns (generator, seconds)."""
-    gen = clone(spec.generators[gen_name])
-    params = gen.get_params(deep=False)
-    if "simulator" in params and params["simulator"] is None:
-        gen.set_params(simulator=simulator)
-    if "condition" in params:
-        gen.set_params(condition=condition)
-    if params.get("random_state", 0) is None:
-        gen.set_params(random_state=seed)
-    trials = TrialSet(train.spikes, train.behavior,
-                      pd.DataFrame({"angle": train.conditions["angle"].to_numpy(dtype=float)}),
-                      bin_ms=train.bin_ms)
-    start = time.perf_counter()
-    gen.fit(trials)
-    return gen, time.perf_counter() - start
+def angle_error_deg(velocity: np.ndarray, requested_rad: np.ndarray) -> float:
+    """Mean absolute angle (degrees) between each trial's reach angle (net displacement of
+    ``velocity`` (trials, bins, >= 2)) and the nearest of the requested angles (radians)."""
+    gap = wrap_angle(angle_of_reach(velocity)[:, None] - np.asarray(requested_rad)[None, :])
+    return float(np.degrees(np.abs(gap).min(axis=1)).mean())
 
 
-def paper_check(generators: dict, train: TrialSet, tests: dict[str, TrialSet], decoders: dict,
-                heldout_deg: list[float], seed: int) -> list[dict]:
-    """Decoders fitted on the real training trials, scored on real test trials and on
-    generated trials at the held-out angles (and at the seen angles, as a control)."""
-    fitted = {}
-    for name, proto in decoders.items():
-        dec = clone(proto)
-        if "random_state" in dec.get_params(deep=False):
-            dec.set_params(random_state=seed)
-        fitted[name] = dec.fit(train.spikes, train.behavior)
-    seen_deg = sorted(set(np.round(np.degrees(tests["seen"].conditions["angle"]), 6)))
-    rows = []
-
-    def score(source: str, test_set: str, spikes, velocity, error_deg=math.nan) -> None:
-        for name, dec in fitted.items():
-            rows.append({"seed": seed, "source": source, "test_set": test_set, "decoder": name,
-                         "r2": velocity_r2(velocity, dec.predict(spikes)),
-                         "angle_error_deg": error_deg})
-
-    for test_set, test in tests.items():
-        score("real", test_set, test.spikes, test.behavior)
-    for source, (gen, sample_kw) in generators.items():
-        for test_set, angles_deg in (("heldout", heldout_deg), ("seen", seen_deg)):
-            target = np.radians(np.repeat(angles_deg, N_CHECK_PER_ANGLE))
-            out = gen.sample(len(target), angle=target, random_state=seed, **sample_kw)
-            error = np.abs(_wrap_deg(np.degrees(angle_of_reach(out.behavior) - target)))
-            score(source, test_set, out.spikes, out.behavior, float(np.mean(error)))
-    return rows
+def _generated(aug, train: TrialSet, n: int, conditions, fold: int):
+    """(spikes, velocity) of ``n`` trials from ``aug`` at ``conditions``; with ``aug``
+    already fitted (``generator_``) its generator is sampled again, not refit."""
+    fitted = getattr(aug, "generator_", None)
+    one = clone(aug).set_params(n_synthetic=n, conditions=conditions, random_state=fold)
+    if fitted is not None:
+        one.set_params(generator=fitted, prefit=True)
+    angles = train.conditions["angle"].to_numpy(dtype=float) \
+        if "angle" in train.conditions else None
+    X_aug, y_aug = one.fit_resample(train.spikes, train.behavior, angles=angles)
+    return one, np.asarray(X_aug)[train.n_trials:], np.asarray(y_aug)[train.n_trials:]
 
 
-def run_cell(spec, fraction: float, seed: int, pool: TrialSet, tests: dict[str, TrialSet],
-             simulator, check_sources: dict[str, tuple[str, dict]]) -> dict:
-    """One (fraction, seed): fit every generator once, score every augmenter, run the check."""
+def paper_check_fold(spec, fold: int, trials: TrialSet, simulator) -> dict:
+    """The check on one outer fold at the largest training fraction.
+
+    Returns {"fold", "rows": [...], "y": {(test set, source): velocity}, "pred":
+    {(test set, source, decoder): predicted velocity}}; source "real" is the fold's real
+    test trials, any other an augmenter's generated trials (test set "heldout": at its
+    held-out conditions; "seen": at the training trials' own conditions).
+    """
     import torch
 
     if spec.torch_threads:
         torch.set_num_threads(spec.torch_threads)
-    train = training_subset(pool, fraction, seed, spec.split["subset"])
-    decoders = {name: spec.decoders[name] for name in spec.decoder_names}
-    rows, fit_s, fitted = [], {}, {}
-    for (gen_name, condition), names in generator_groups(spec).items():
-        gen, fit_s[f"{gen_name}/{condition}"] = fit_generator(spec, gen_name, condition, train,
-                                                              simulator, seed)
-        fitted[(gen_name, condition)] = gen
-        for name in names:
-            aug = clone(spec.augmenters[name]["estimator"]).set_params(
-                generator=gen, prefit=True, bin_ms=pool.bin_ms)
-            done = run_job(Job(fraction, seed, name), pool, tests, aug, decoders,
-                           subset=spec.split["subset"], torch_threads=spec.torch_threads)
-            rows += done["rows"]
-    none = [n for n in spec.augmenter_names if spec.augmenters[n]["generator"] is None]
-    for name in none:
-        rows += run_job(Job(fraction, seed, name), pool, tests, spec.augmenters[name]["estimator"],
-                        decoders, subset=spec.split["subset"],
-                        torch_threads=spec.torch_threads)["rows"]
-    check = []
-    if fraction == max(spec.train_fractions):
-        sources = {label: (fitted[key], kw) for label, (key, kw) in check_sources.items()
-                   if key in fitted}
-        check = paper_check(sources, train, tests, decoders,
-                            list(spec.split["holdout_angles_deg"]), seed)
-    return {"fraction": fraction, "seed": seed, "rows": rows, "check": check, "fit_s": fit_s}
+    pool, tests = fold_split(trials, spec.split, fold)
+    train = training_subset(pool, max(spec.train_fractions), fold, spec.split["subset"])
+    tuning = None if spec.tuning is None else {**spec.tuning, "fixed": False}
+    decoders = fit_decoders(train.spikes, train.behavior,
+                            {n: spec.decoders[n] for n in spec.decoder_names}, tuning, fold)
+    n_check = N_CHECK_PER_DIRECTION * len(spec.split["holdout_angles_deg"])
+    data = {(name, "real"): (test.spikes, test.behavior) for name, test in tests.items()}
+    errors = {}
+    for source in check_sources(spec):
+        aug = bind_augmenter(spec, source, pool.bin_ms, simulator)
+        requested = np.asarray(aug.get_params()["conditions"], dtype=float)
+        aug, X, y = _generated(aug, train, n_check, requested, fold)
+        data[("heldout", source)] = (X, y)
+        errors[source] = angle_error_deg(y, requested)
+        _, X, y = _generated(aug, train, n_check, "match", fold)
+        data[("seen", source)] = (X, y)
+    rows, ys, preds = [], {}, {}
+    for (test_set, source), (X, y) in data.items():
+        ys[(test_set, source)] = y.astype(np.float32)
+        for (name, mode), dec in decoders.items():
+            pred = dec.predict(X)
+            preds[(test_set, source, name)] = pred.astype(np.float32)
+            rows.append({"fold": fold, "test_set": test_set, "source": source, "decoder": name,
+                         "mode": mode, "r2": velocity_r2(y, pred), "n_trials": len(X),
+                         "angle_error_deg": errors.get(source) if test_set == "heldout"
+                         and source != "real" else None})
+    return {"fold": fold, "rows": rows, "y": ys, "pred": preds}
 
 
-def check_sources(spec) -> dict[str, tuple[tuple[str, str], dict]]:
-    """Generators of the paper's check: every angle-conditioned one, EAG at each guidance
-    scale of its augmenters."""
-    sources = {}
-    for name in spec.augmenter_names:
-        entry = spec.augmenters[name]
-        est = entry["estimator"]
-        if entry["generator"] is None or est.condition != "angle":
-            continue
-        kw = {} if est.guidance_scale is None else {"guidance_scale": est.guidance_scale}
-        sources[name] = ((entry["generator"], "angle"), kw)
-    return sources
+def check_summary(results: list[dict]) -> pd.DataFrame:
+    """Per (test set, source, decoder): mean R^2 over folds with a 95 % two-level bootstrap
+    interval (folds and trials resampled), and the mean angle error of generated trials."""
+    rows = pd.DataFrame([r for d in results for r in d["rows"]])
+    out = []
+    for (test_set, source, decoder), part in rows.groupby(["test_set", "source", "decoder"],
+                                                          sort=False):
+        ys = [d["y"][(test_set, source)] for d in results]
+        preds = [d["pred"][(test_set, source, decoder)] for d in results]
+        b = bootstrap_r2(ys, {"p": preds}, random_state=0).iloc[0]
+        out.append({"test_set": test_set, "source": source, "decoder": decoder,
+                    "mode": part["mode"].iloc[0], "r2": b.r2, "r2_low": b.r2_low,
+                    "r2_high": b.r2_high, "n_folds": int(b.n_segments),
+                    "angle_error_deg": part["angle_error_deg"].mean()})
+    return pd.DataFrame(out)
 
 
-# ------------------------------------------------------------------------------ figures
-def check_figure(check: pd.DataFrame, path: Path) -> Path:
-    import matplotlib
+# --------------------------------------------------------------------------- targets
+def check_targets(comparison: pd.DataFrame, versus: pd.DataFrame, top: float) -> list[dict]:
+    """Issue 13's target on the held-out directions at the largest fraction, for EAG with
+    each target decoder, tuned and fixed: >= +MIN_GAIN over the best tuned decoder without
+    augmentation and above each rival, each met only where its 95 % interval says so."""
+    out = []
+    part = comparison[(comparison.test_set == "heldout") & (comparison.train_fraction == top)
+                      & (comparison.augmenter == "eag")]
+    for mode in ("tuned", "fixed"):
+        for dec in TARGET_DECODERS:
+            sel = part[(part.decoder == dec) & (part["mode"] == mode)]
+            if sel.empty:
+                continue
+            r = sel.iloc[0]
+            out.append({"target": f"EAG-{dec} ({mode}) beats the best tuned decoder without "
+                                  f"augmentation ({r.best_decoder}) by >= +{MIN_GAIN} on "
+                                  "held-out directions",
+                        "measured": _interval(r.diff_best, r.diff_best_low, r.diff_best_high),
+                        "met": bool(r.diff_best >= MIN_GAIN and r.diff_best_low > 0)})
+            v = versus[(versus["mode"] == mode) & (versus.test_set == "heldout")
+                       & (versus.train_fraction == top) & (versus.decoder == dec)
+                       & versus.versus.isin(RIVALS)]
+            for x in v.itertuples():
+                out.append({"target": f"EAG-{dec} ({mode}) beats {x.versus}-{dec} ({mode}) on "
+                                      "held-out directions",
+                            "measured": _interval(x.diff, x.diff_low, x.diff_high),
+                            "met": bool(x.diff_low > 0)})
+    return out
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    decoders = list(dict.fromkeys(check.decoder))
-    sources = list(dict.fromkeys(check.source))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
-    width = 0.8 / len(sources)
-    for ax, test_set in zip(axes, ("heldout", "seen")):
-        part = check[check.test_set == test_set]
-        for k, source in enumerate(sources):
-            sub = part[part.source == source].set_index("decoder").reindex(decoders)
-            x = np.arange(len(decoders)) + (k - (len(sources) - 1) / 2) * width
-            ax.bar(x, sub.r2_mean, width, yerr=sub.r2_sem.fillna(0.0), capsize=2,
-                   label=source, color=f"C{k}")
-        ax.set_xticks(np.arange(len(decoders)), decoders)
-        ax.set_title(f"decoders trained on real seen-direction trials,\napplied to "
-                     f"{'held-out' if test_set == 'heldout' else 'seen'} directions")
-        ax.axhline(0.0, color="k", lw=0.8)
-    axes[0].set_ylabel("R^2 (real test trials or generated trials)")
-    axes[1].legend(fontsize="small", frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+# --------------------------------------------------------------------------- figures
+def gains_figure(comparison: pd.DataFrame, top: float, path: Path, dataset: str) -> Path:
+    """Each pipeline minus the same decoder tuned without augmentation (95 % CI), per test
+    set and mode, at the largest training fraction."""
+    part = comparison[(comparison.train_fraction == top)
+                      & ~((comparison.augmenter == "none") & (comparison["mode"] == "tuned"))]
+    panels = {f"{TEST_SETS[t]}, {m}": part[(part.test_set == t) & (part["mode"] == m)]
+              for m in ("tuned", "fixed") for t in TEST_SETS}
+    return interval_bars(
+        {k: v for k, v in panels.items() if not v.empty}, path, x="decoder", hue="augmenter",
+        xlabel="decoder", ylabel="R^2 minus the decoder tuned\nwithout augmentation (95 % CI)",
+        title=f"{dataset}: decoding gain at held-out and seen reach directions "
+              f"({top:.0%} of the seen-direction pool, {int(part.n_segments.max())} folds)",
+        hlines={f"target on held-out directions (+{MIN_GAIN})": MIN_GAIN})
 
 
-# -------------------------------------------------------------------------------- main
+def check_figure(summary: pd.DataFrame, path: Path, dataset: str) -> Path:
+    """R^2 of decoders trained on real seen-direction trials, on real test trials and on
+    generated trials (95 % CI)."""
+    panels = {f"trials at {TEST_SETS[t]}": summary[summary.test_set == t] for t in TEST_SETS}
+    return interval_bars(
+        panels, path, x="decoder", hue="source", value="r2", low="r2_low", high="r2_high",
+        xlabel="decoder",
+        ylabel="R^2 of decoders trained on real\nseen-direction trials (95 % CI)",
+        title=f"{dataset}, the EAG paper's check: 'real' = the real test trials, others = "
+              "generated trials scored against\nthe velocity they were generated with "
+              "(axis clipped at -1; lower values written at the edge)",
+        ylim=(-1.0, 1.0))
+
+
+# ---------------------------------------------------------------------------- report
+def report_markdown(stem: str, dataset: str, comparison: pd.DataFrame, versus: pd.DataFrame,
+                    choices: pd.DataFrame, counts: pd.DataFrame, check: pd.DataFrame,
+                    checks: list[dict], info: dict, wall_s: float) -> str:
+    c = counts.copy()
+    parts = [f"# {stem}\n",
+             f"Measured on {info['cpu']} ({info['cores']} cores, {info['torch_threads']} torch "
+             f"thread(s) per job, native bf16: {info['native_bf16']}), commit {info['commit']}, "
+             f"{info['date']}; command `{info['command']}`; wall time {wall_s / 60:.1f} min.\n",
+             "Reach directions within the tolerance of the held-out angles leave the training "
+             "pool of generators and decoders. The tuned pipelines choose decoder settings, "
+             "augmentation ratio (0 included) and guidance scale on inner validation folds "
+             "that hold **seen directions only** (all a user without data at the held-out "
+             "directions can choose with); 'fixed' pipelines use the spec's settings. "
+             "Velocity-conditioned generators get, for each requested angle, the training "
+             "trajectory whose reach angle is nearest, rotated onto it, so each requested "
+             "angle carries one velocity profile.\n",
+             "## Trials per outer fold\n",
+             md_table(c, {"fold": "fold", "pool_all": "training pool",
+                          "pool_seen": "pool without held-out directions",
+                          "test_heldout": "test: held-out directions",
+                          "test_seen": "test: seen directions"}) + "\n",
+             "## Against the tuned baselines\n", comparison_markdown(comparison)]
+    if not versus.empty:
+        v = versus.copy()
+        v["cell"] = [_interval(m, lo, hi) for m, lo, hi in zip(v["diff"], v.diff_low,
+                                                               v.diff_high)]
+        v["fraction"] = v.train_fraction.map("{:.0%}".format)
+        wide = v.pivot_table(index=["test_set", "fraction", "mode", "decoder"],
+                             columns="versus", values="cell", aggfunc="first",
+                             sort=False).reset_index()
+        cols = {"test_set": "test set", "fraction": "real data", "mode": "mode",
+                "decoder": "decoder"}
+        cols.update({a: f"EAG − {a}" for a in v.versus.unique()})
+        parts += ["\n## EAG against the other augmenters\n",
+                  "R^2 of the EAG pipeline minus that of the pipeline with the other "
+                  "augmenter, same decoder and mode, paired by fold and test trial (95 % CI).\n",
+                  md_table(wide, cols) + "\n"]
+    ch = choices.copy()
+    ch["fraction"] = ch.train_fraction.map("{:.0%}".format)
+    ch["cell"] = [f"{a:.0%} (mean ratio {r:.2f})" for a, r in zip(ch.augmented, ch.mean_ratio)]
+    wide = ch.pivot_table(index=["fraction", "decoder"], columns="augmenter", values="cell",
+                          aggfunc="first", sort=False).reset_index()
+    cols = {"fraction": "real data", "decoder": "decoder"}
+    cols.update({a: a for a in ch.augmenter.unique()})
+    parts += ["\n## How often the tuned pipelines chose to augment\n",
+              "Share of folds whose inner cross-validation (seen directions only) chose a "
+              "ratio above 0.\n", md_table(wide, cols) + "\n"]
+    if not check.empty:
+        k = check.copy()
+        k["cell"] = [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in zip(k.r2, k.r2_low,
+                                                                           k.r2_high)]
+        wide = k.pivot_table(index=["test_set", "decoder"], columns="source", values="cell",
+                             aggfunc="first", sort=False).reset_index()
+        cols = {"test_set": "trials at", "decoder": "decoder"}
+        cols.update({s: s for s in k.source.unique()})
+        err = k[(k.test_set == "heldout") & (k.source != "real")].groupby(
+            "source", sort=False)["angle_error_deg"].first().reset_index()
+        err["err"] = err.angle_error_deg.map("{:.1f}".format)
+        parts += ["\n## The EAG paper's check\n",
+                  f"Decoders trained on the real seen-direction training trials only "
+                  f"({k['mode'].iloc[0]} as the baseline), at the largest training fraction. "
+                  "R^2 (95 % CI over folds and trials) on the real test trials ('real') and on "
+                  f"{N_CHECK_PER_DIRECTION} generated trials per held-out direction from each "
+                  "generator, scored against the velocity they were generated with; 'seen': "
+                  "generated at the training trials' own conditions (the control). The "
+                  "generators sample with the fixed settings (guidance scale: the "
+                  "augmenter's).\n",
+                  md_table(wide, cols) + "\n",
+                  "Mean absolute angle (degrees) between each generated trial's reach angle "
+                  "and the nearest requested one (0 for velocity-conditioned generators, "
+                  "whose velocity is the requested one):\n",
+                  md_table(err, {"source": "generator", "err": "error (deg)"}) + "\n"]
+    if checks:
+        what = "issue 13's target" if dataset == "m1" else \
+            "issue 13's M1 target, applied to the simulator"
+        parts += [f"\n## Targets ({what})\n", md_table(pd.DataFrame(checks).assign(
+            met=lambda d: d.met.map({True: "met", False: "**not met**"})),
+            {"target": "target", "measured": "measured (95 % CI)", "met": "status"}) + "\n"]
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------------ main
 def build_parser():
-    return sweep_parser(__doc__.split("\n\n")[0])
+    p = sweep_parser(__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", choices=tuple(SPEC_FILES), default="synthetic")
+    p.add_argument("--mat", type=Path, default=DEFAULT_MAT,
+                   help="the M1 recording (m1_stevenson_2011.mat; see ../shared/data/README.md)")
+    return p
+
+
+def paper_check(spec, trials: TrialSet, simulator) -> pd.DataFrame:
+    """The check on every outer fold (in parallel, ``spec.n_jobs``), summarised."""
+    results = joblib.Parallel(n_jobs=spec.n_jobs)(
+        joblib.delayed(paper_check_fold)(spec, fold, trials, simulator) for fold in spec.seeds)
+    log.info("paper check done on %d folds", len(results))
+    return check_summary(sorted(results, key=lambda d: d["fold"]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,141 +334,55 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="[%(name)s] %(message)s")
     log.setLevel(logging.INFO)
     overrides = spec_overrides(args)
+    if args.dataset == "m1":
+        if not args.mat.is_file():
+            print(f"unseen_conditions: skipping the M1 benchmark: no recording at {args.mat}. "
+                  "It is m1_stevenson_2011.mat from the MIT-licensed KordingLab/spykesML "
+                  "repository (data/); pass its path with --mat.")
+            return 0
+        overrides.append(f'dataset.path="{args.mat.resolve()}"')
     profile = "quick" if args.quick else args.profile
-    spec = load_spec(SPECS / "unseen_conditions.toml", profile=profile, overrides=overrides)
+    spec = load_spec(SPECS / SPEC_FILES[args.dataset], profile=profile, overrides=overrides)
     spec.output = ROOT / spec.output
-    spec.output.mkdir(parents=True, exist_ok=True)
-    stem = "unseen_conditions" + (f"_{profile}" if profile else "")
+    stem = f"unseen_conditions_{args.dataset}" + (f"_{profile}" if profile else "")
     out = args.out
     if args.report_only:
-        saved = json.loads((out / f"{stem}.json").read_text())
-        rows, check = pd.DataFrame(saved["rows"]), pd.DataFrame(saved["paper_check_rows"])
-        fit_s, wall_s = saved["generator_fit_s"], saved["wall_s"]
+        rows = pd.DataFrame(json.loads((spec.output / "results.json").read_text())["rows"])
+        # The machine, counts and check of the run, not of this rebuild.
+        previous = json.loads((out / f"{stem}.json").read_text())
+        info, wall_s = previous["machine"], previous["wall_s"]
+        counts, check = pd.DataFrame(previous["counts"]), pd.DataFrame(previous["paper_check"])
     else:
-        rows, check, fit_s, wall_s = compute(spec)
-    write_report(args, spec, stem, profile, rows, check, fit_s, wall_s)
-    return 0
-
-
-def compute(spec) -> tuple[pd.DataFrame, pd.DataFrame, list[dict], float]:
-    """Run every (fraction, seed) cell: (rows, paper-check rows, fit times, wall seconds)."""
-    start = time.perf_counter()
-    trials, simulator = load_dataset(spec.dataset, spec.output)
-    pool, tests = split_dataset(trials, spec.split)
-    log.info("training pool %d trials (seen directions); test: %s", pool.n_trials,
-             ", ".join(f"{k} {v.n_trials}" for k, v in tests.items()))
-    sources = check_sources(spec)
-    cells = [(f, s) for f in spec.train_fractions for s in spec.seeds]
-    results = []
-    parallel = joblib.Parallel(n_jobs=spec.n_jobs, return_as="generator_unordered")
-    for done in parallel(joblib.delayed(run_cell)(spec, f, s, pool, tests, simulator, sources)
-                         for f, s in cells):
-        results.append(done)
-        held = [r for r in done["rows"] if r["test_set"] == "heldout" and r["decoder"] == "gru"]
-        log.info("[%d/%d] fraction %g seed %d: GRU on held-out directions %s", len(results),
-                 len(cells), done["fraction"], done["seed"],
-                 ", ".join(f"{r['augmenter']} {r['r2']:.3f}" for r in held))
-    results.sort(key=lambda d: (d["fraction"], d["seed"]))
-    rows = pd.DataFrame([r for d in results for r in d["rows"]])
-    check = pd.DataFrame([r for d in results for r in d["check"]])
-    fit_s = [{"fraction": d["fraction"], "seed": d["seed"], **d["fit_s"]} for d in results]
-    return rows, check, fit_s, time.perf_counter() - start
-
-
-def write_report(args, spec, stem: str, profile: str | None, rows: pd.DataFrame,
-                 check: pd.DataFrame, fit_s: list[dict], wall_s: float) -> None:
-    """Summaries, the Markdown report, figures and the JSON of a run."""
-    out = args.out
-    order = {name: i for i, name in enumerate(spec.augmenter_names)}
-    rows = rows.sort_values(["test_set", "train_fraction", "seed", "augmenter"],
-                            key=lambda c: c.map(order) if c.name == "augmenter" else c,
-                            kind="stable").reset_index(drop=True)
-    summary = summarize(rows, "none")
-    summary = summary.sort_values(
-        ["test_set", "train_fraction", "augmenter"],
-        key=lambda c: c.map(order) if c.name == "augmenter" else c.map(
-            {"heldout": 0, "seen": 1}) if c.name == "test_set" else c,
-        kind="stable").reset_index(drop=True)
-    versus = pd.concat([paired(rows, a, "none") for a in spec.augmenter_names if a != "none"],
-                       ignore_index=True)
-    harm = harmful(summary, rows)
-    check_summary = check.groupby(["test_set", "source", "decoder"], sort=False).agg(
-        r2_mean=("r2", "mean"), r2_sem=("r2", lambda v: v.std(ddof=1) / math.sqrt(len(v))
-                                        if len(v) > 1 else math.nan),
-        angle_error_deg=("angle_error_deg", "mean"), n_seeds=("seed", "nunique")).reset_index()
-
+        start = time.perf_counter()
+        trials, simulator = load_dataset(spec.dataset, spec.output)
+        counts = direction_counts(trials, spec.split, spec.seeds)
+        log.info("trials per fold:\n%s", counts.to_string(index=False))
+        result = run(spec, verbose=1)
+        check = paper_check(spec, trials, simulator)
+        rows, wall_s = result.rows, time.perf_counter() - start
+        info = {**machine(), "torch_threads": spec.torch_threads or machine()["torch_threads"]}
+    predictions, targets = load_predictions(spec.output / "predictions.npz")
+    comparison = compare(rows, predictions, targets, shared_test=False)
+    versus = pd.concat([head_to_head(rows, predictions, targets, False, mode=m).assign(mode=m)
+                        for m in ("tuned", "fixed")], ignore_index=True)
+    choices = ratio_choices(rows)
     top = max(spec.train_fractions)
-    scores_png = scores_figure(summary, out / f"{stem}_scores.png")
-    gains_png = gains_figure(summary[summary.test_set == "heldout"], top,
-                             out / f"{stem}_gains.png",
-                             title=f"gain on the held-out directions ({top:.0%} of the pool)")
-    check_png = check_figure(check_summary, out / f"{stem}_check.png")
-
-    best = summary[(summary.test_set == "heldout") & (summary.augmenter != "none")]
-    targets = []
-    for dec in spec.decoder_names:
-        sub = best[(best.decoder == dec) & (best.train_fraction == top)
-                   & best.augmenter.str.startswith("eag")]
-        if not sub.empty:
-            r = sub.loc[sub.gain_mean.idxmax()]
-            targets.append({"target": f"augmentation raises held-out R^2 by >= +0.05 ({dec}, "
-                                      f"EAG, {top:.0%})",
-                            "measured": f"{r.augmenter}: {r.gain_mean:+.3f} ± {r.gain_sem:.3f}",
-                            "met": bool(r.gain_mean >= 0.05)})
-
-    cs = check_summary.copy()
-    cs["cell"] = [f"{m:.3f} ± {s:.3f}" if not math.isnan(s) else f"{m:.3f}"
-                  for m, s in zip(cs.r2_mean, cs.r2_sem)]
-    wide = cs.pivot_table(index=["test_set", "decoder"], columns="source", values="cell",
-                          aggfunc="first", sort=False).reset_index()
-    cols = {"test_set": "directions", "decoder": "decoder"}
-    cols.update({s: s for s in cs.source.unique()})
-    err = cs[cs.source != "real"].groupby(["test_set", "source"], sort=False)[
-        "angle_error_deg"].first().reset_index()
-    err["err"] = err.angle_error_deg.map("{:.1f}".format)
-    md = "\n".join([
-        f"# {stem}\n", "## Test R^2 on held-out and seen directions\n",
-        "Augmenters generate only the held-out directions (90 and 225 degrees); 'heldout': "
-        "test trials at those directions, 'seen': the others.\n",
-        markdown_table(summary, "none"),
-        "\n## Where augmentation hurts\n",
-        md_table(harm.assign(fraction=harm.train_fraction.map("{:.0%}".format),
-                             gain=[f"{m:+.3f} ± {s:.3f}" for m, s in
-                                   zip(harm.gain_mean, harm.gain_sem)],
-                             sd=harm.spread.map("{:.3f}".format)),
-                 {"test_set": "test set", "fraction": "real trials", "decoder": "decoder",
-                  "augmenter": "augmenter", "gain": "gain", "sd": "spread (s.d.)"})
-        if not harm.empty else "No configuration lowers a decoder's mean R^2 by more than its "
-        "seed-to-seed spread.",
-        "\n## The EAG paper's check\n",
-        f"Decoders trained on the real seen-direction trials ({top:.0%} of the pool) only; R^2 "
-        "on real test trials ('real') and on generated trials (each generator, "
-        f"{N_CHECK_PER_ANGLE} per direction, scored against the velocity generated with them)."
-        "\n",
-        md_table(wide, cols) + "\n",
-        "Mean absolute error (degrees) between the requested angle and the reach angle of the "
-        "generated velocity:\n",
-        md_table(err, {"test_set": "directions", "source": "generator", "err": "error (deg)"})
-        + "\n",
-        "\n## Target (issue 4)\n",
-        md_table(pd.DataFrame(targets).assign(
-            met=lambda d: d.met.map({True: "met", False: "not met"})),
-            {"target": "target", "measured": "measured", "met": "status"}) + "\n",
-        f"\nWall time of the run: {wall_s / 60:.1f} min.\n",
-    ])
+    checks = check_targets(comparison, versus, top)
+    written = {"gains": gains_figure(comparison, top, out / f"{stem}_gains.png", args.dataset),
+               "check": check_figure(check, out / f"{stem}_check.png", args.dataset)}
+    md = report_markdown(stem, args.dataset, comparison, versus, choices, counts, check, checks,
+                         info, wall_s)
     (out / f"{stem}.md").write_text(md)
     write_json(out / f"{stem}.json", {
-        "benchmark": "unseen_conditions", "profile": profile,
-        "rebuilt_from_rows": bool(args.report_only), "machine": machine(),
-        "wall_s": wall_s, "spec": spec.raw, "summary": records(summary),
-        "gains": records(versus), "harmful": records(harm), "targets": targets,
-        "paper_check": records(check_summary), "paper_check_rows": records(check),
-        "generator_fit_s": fit_s,
-        "figures": {"scores": shown(scores_png), "gains": shown(gains_png),
-                    "check": shown(check_png)},
-        "rows": records(rows),
+        "benchmark": "unseen_conditions", "dataset": args.dataset, "profile": profile,
+        "rebuilt_from": str(spec.output / "results.json") if args.report_only else None,
+        "machine": info, "wall_s": wall_s, "spec": spec.raw, "counts": records(counts),
+        "comparison": records(comparison), "eag_versus": records(versus),
+        "ratio_choices": records(choices), "paper_check": records(check), "targets": checks,
+        "figures": {k: shown(v) for k, v in written.items()}, "rows": records(rows),
     })
     print(md)
+    return 0
 
 
 if __name__ == "__main__":

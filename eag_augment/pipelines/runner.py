@@ -33,7 +33,8 @@ from eag_augment.pipelines.report import figure_trials, make_figures, markdown_t
 from eag_augment.pipelines.spec import RunSpec, load_spec
 from eag_augment.trials import TrialSet
 
-__all__ = ["Job", "RunResult", "load_predictions", "run", "run_job", "parallel_backend"]
+__all__ = ["Job", "RunResult", "bind_augmenter", "load_predictions", "run", "run_job",
+           "parallel_backend", "save_predictions"]
 
 log = logging.getLogger(__name__)
 _MAX_PLOTTED_SYNTHETIC = 200
@@ -271,8 +272,10 @@ def parallel_backend(backend: str, n_jobs: int, scheduler: str | None = None):
 
 
 # ------------------------------------------------------------------------- a run
-def _bind_augmenter(spec: RunSpec, name: str, bin_ms: float, simulator):
-    """The augmenter prototype with its generator and the data's bin width set."""
+def bind_augmenter(spec: RunSpec, name: str, bin_ms: float, simulator):
+    """The spec's augmenter ``name``, unfitted: a clone with a fresh clone of its generator
+    (the dataset's ``simulator`` bound to an oracle that has none) and the data's bin width
+    (ms) set unless the spec gives one."""
     entry = spec.augmenters[name]
     aug = clone(entry["estimator"])
     params = aug.get_params(deep=False)
@@ -341,7 +344,7 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunRes
         ", ".join(f"{v.n_trials} {k} trials" for k, v in tests.items()),
         f" (outer fold {spec.seeds[0]} of {spec.split['n_folds']})"
         if spec.split["kind"] == "blocked" else "")
-    augmenters = {name: _bind_augmenter(spec, name, pool.bin_ms, simulator)
+    augmenters = {name: bind_augmenter(spec, name, pool.bin_ms, simulator)
                   for name in spec.augmenter_names}
     decoders = {name: spec.decoders[name] for name in spec.decoder_names}
     plotted_fraction = min(spec.train_fractions)
@@ -378,7 +381,7 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunRes
                    for d in results for key, pred in d["predictions"].items()}
     targets = {(seed, name): test.behavior for seed, (_, tests_) in splits.items()
                for name, test in tests_.items()}
-    _save_predictions(out / "predictions.npz", predictions, targets)
+    save_predictions(out / "predictions.npz", predictions, targets)
     labelled = rows.assign(augmenter=[_label(r) for r in rows.to_dict(orient="records")])
     baseline = spec.baseline if spec.tuning is None or spec.baseline is None \
         else f"{spec.baseline} (tuned)"
@@ -411,9 +414,11 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunRes
                      wall_s=wall_s, comparison=comparison)
 
 
-def _save_predictions(path: Path, predictions: dict, targets: dict) -> None:
-    """Predictions keyed "p|fraction|seed|augmenter|decoder|mode|test set", test velocity
-    "y|seed|test set" (see :func:`load_predictions`)."""
+def save_predictions(path: Path, predictions: dict, targets: dict) -> None:
+    """Write predictions keyed (fraction, seed, augmenter, decoder, mode, test set) and test
+    velocity keyed (seed, test set) to ``path`` (.npz, written atomically), as
+    "p|fraction|seed|augmenter|decoder|mode|test set" and "y|seed|test set" arrays; names
+    must not contain "|". :func:`load_predictions` reads them back."""
     arrays = {"p|" + "|".join(map(str, key)): value for key, value in predictions.items()}
     arrays.update({"y|" + "|".join(map(str, key)): value.astype(np.float32)
                    for key, value in targets.items()})

@@ -1,0 +1,202 @@
+"""The pure pieces of benchmarks/unseen_conditions.py and benchmarks/train_on_synthetic.py on
+tiny inputs (seconds): no benchmark is run here."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eag_augment.pipelines import bind_augmenter, load_spec
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import _common  # noqa: E402
+import train_on_synthetic as tos  # noqa: E402
+import unseen_conditions as uc  # noqa: E402
+
+HOLDOUT = {"holdout_angles_deg": [90, 225], "angle_tolerance_deg": 10}
+
+
+def _spec(augmenters: dict, tuning=None, **split):
+    """A validated spec on the tiny reach set's shape (the dataset entry is not loaded)."""
+    raw = {
+        "name": "tiny", "output": "unused", "torch_threads": 1,
+        "dataset": {"kind": "synthetic_reach", "n_trials": 48},
+        "split": {"kind": "blocked", "n_folds": 4, **split},
+        "generators": {"psth": {"class": "PSTHPoissonGenerator"},
+                       "jitter": {"class": "PoissonJitterGenerator"}},
+        "augmenters": augmenters,
+        "decoders": {"ridge": {"class": "RidgeDecoder", "alpha": 10.0, "lags": 2}},
+        "sweep": {"train_fraction": [1.0], "seeds": 2},
+    }
+    if tuning is not None:
+        raw["tuning"] = tuning
+    return load_spec(raw)
+
+
+# ------------------------------------------------------------------ unseen conditions
+def test_direction_counts_add_up_and_leave_both_test_sets_non_empty(tiny_reach):
+    counts = uc.direction_counts(tiny_reach, {"kind": "blocked", "n_folds": 4, "gap": 0,
+                                          "subset": "leading", **HOLDOUT}, [0, 1, 2, 3])
+    assert list(counts.fold) == [0, 1, 2, 3]
+    assert (counts.test_heldout > 0).all() and (counts.test_seen > 0).all()
+    # 2 of 8 directions leave the pool; each test block has 12 trials, a quarter held out.
+    assert (counts.pool_all == 36).all() and (counts.pool_seen == 27).all()
+    assert (counts.test_heldout == 3).all() and (counts.test_seen == 9).all()
+
+
+def test_angle_error_is_the_distance_to_the_nearest_requested_angle():
+    angles = np.radians([80.0, 100.0, 230.0])
+    velocity = np.stack([np.cos(angles), np.sin(angles)], axis=-1)[:, None, :].repeat(5, 1)
+    requested = np.radians([90.0, 225.0])
+    assert uc.angle_error_deg(velocity, requested) == pytest.approx((10 + 10 + 5) / 3)
+
+
+def test_paper_check_scores_real_and_generated_trials_of_each_source(tiny_reach):
+    spec = _spec({"none": {"ratio": 0},
+                  "psth": {"generator": "psth", "condition": "velocity",
+                           "conditions_deg": [90, 225], "ratio": 0.5},
+                  "jitter": {"generator": "jitter", "condition": "velocity",
+                             "conditions_deg": [90, 225], "ratio": 0.5}}, **HOLDOUT)
+    done = uc.paper_check_fold(spec, 1, tiny_reach, None)
+    rows = pd.DataFrame(done["rows"])
+    assert set(zip(rows.test_set, rows.source)) == {
+        (t, s) for t in ("heldout", "seen") for s in ("real", "psth", "jitter")}
+    generated = rows[(rows.source != "real") & (rows.test_set == "heldout")]
+    assert (generated.n_trials == uc.N_CHECK_PER_DIRECTION * 2).all()
+    # Velocity-conditioned trials carry the requested (rotated) velocity exactly.
+    assert np.allclose(generated.angle_error_deg.astype(float), 0.0, atol=1e-6)
+    assert rows["mode"].unique().tolist() == ["fixed"]          # no [tuning] table
+    summary = uc.check_summary([done, uc.paper_check_fold(spec, 2, tiny_reach, None)])
+    assert len(summary) == 6 and (summary.n_folds == 2).all()
+    assert (summary.r2_low <= summary.r2).all() and (summary.r2 <= summary.r2_high).all()
+
+
+def _comparison(diff_best_low: float, diff_best: float) -> pd.DataFrame:
+    return pd.DataFrame([{"test_set": "heldout", "train_fraction": 1.0, "decoder": "ridge",
+                          "augmenter": "eag", "mode": "tuned", "best_decoder": "gru",
+                          "diff_best": diff_best, "diff_best_low": diff_best_low,
+                          "diff_best_high": diff_best + 0.05}])
+
+
+def test_unseen_target_is_met_only_when_the_interval_clears_zero_and_the_gain():
+    versus = pd.DataFrame([{"test_set": "heldout", "train_fraction": 1.0, "decoder": "ridge",
+                            "mode": "tuned", "versus": v, "diff": 0.02, "diff_low": low,
+                            "diff_high": 0.04} for v, low in (("psth", 0.01),
+                                                               ("encoding", -0.01),
+                                                               ("jitter", 0.01))])
+    met = {r["target"].split(" beats ")[1].split(" on ")[0]: r["met"]
+           for r in uc.check_targets(_comparison(0.01, 0.06), versus, 1.0)}
+    assert met == {"the best tuned decoder without augmentation (gru) by >= +0.05": True,
+                   "psth-ridge (tuned)": True, "encoding-ridge (tuned)": False}
+    assert not uc.check_targets(_comparison(-0.01, 0.06), versus, 1.0)[0]["met"]
+    assert not uc.check_targets(_comparison(0.01, 0.04), versus, 1.0)[0]["met"]
+
+
+# ----------------------------------------------------------------- train on synthetic
+def test_arm_names_round_trip():
+    assert tos.split_arm(tos.arm("eag_angle", "rates")) == ("eag_angle", "rates")
+    assert tos.split_arm(tos.REAL) == (tos.REAL, "spikes")
+
+
+def test_synthetic_sets_hold_spikes_and_rates_at_the_training_velocity(tiny_reach):
+    spec = _spec({"psth": {"generator": "psth", "condition": "velocity", "ratio": 1},
+                  "jitter": {"generator": "jitter", "condition": "velocity", "ratio": 1}})
+    train = tiny_reach[:24]
+    for source in ("psth", "jitter"):
+        aug = bind_augmenter(spec, source, train.bin_ms, None)
+        sets, seconds = tos.synthetic_sets(source, aug, train, 0)
+        assert set(sets) == {f"{source} (spikes)", f"{source} (rates)"} and seconds >= 0
+        (X, y), (R, y_r) = sets[f"{source} (spikes)"], sets[f"{source} (rates)"]
+        assert X.shape == R.shape == train.spikes.shape and R.dtype == np.float64
+        assert np.array_equal(y, train.behavior) and np.array_equal(y_r, train.behavior)
+    # Jitter's rates are counts of training trials with the requested velocity (here several
+    # trials share one: the first is taken).
+    assert all(any(np.array_equal(r, x) for x in train.spikes) for r in R)
+
+
+def test_train_on_synthetic_job_scores_both_arms_on_the_real_test_trials(tiny_reach):
+    spec = _spec({"psth": {"generator": "psth", "condition": "velocity", "ratio": 1}},
+                 tuning={"cv_folds": 2, "ratios": [0],
+                         "param_grids": {"ridge": {"alpha": [1.0, 100.0]}}})
+    real = tos.run_job(spec, tos.Job(1.0, 0, tos.REAL), tiny_reach, None)
+    psth = tos.run_job(spec, tos.Job(1.0, 0, "psth"), tiny_reach, None)
+    rows = pd.DataFrame(real["rows"] + psth["rows"])
+    assert set(zip(rows.augmenter, rows["mode"])) == {
+        (a, m) for a in ("real", "psth (spikes)", "psth (rates)") for m in ("tuned", "fixed")}
+    assert set(real["predictions"]) | set(psth["predictions"]) == {
+        (1.0, 0, a, "ridge", m, "test") for a, m in zip(rows.augmenter, rows["mode"])}
+    assert real["targets"].keys() == {(0, "test")}
+    assert (rows.n_train == 36).all()
+
+
+def test_train_on_synthetic_target_reads_the_interval_of_the_difference():
+    comparison = pd.DataFrame([{"mode": "tuned", "train_fraction": 1.0, "decoder": "ridge",
+                                "augmenter": tos.arm("eag", i), "diff": -0.02,
+                                "diff_low": low, "diff_high": 0.0, "best_decoder": "ridge"}
+                               for i, low in (("spikes", -0.04), ("rates", -0.06))])
+    checks = tos.check_targets(comparison)
+    assert [c["met"] for c in checks] == [True, False]
+    assert "(the best decoder on real trials)" in checks[0]["target"]
+
+
+# --------------------------------------------------------------------------- common
+@pytest.mark.parametrize("name", ["RidgeDecoder", "WienerFilterDecoder", "KalmanFilterDecoder",
+                                  "GRUDecoder"])
+def test_every_decoder_fits_expected_counts_as_well_as_spike_counts(name, tiny_reach):
+    from eag_augment import decoders
+
+    trials = tiny_reach
+    proto = getattr(decoders, name)()
+    if name == "GRUDecoder":
+        proto.set_params(hidden_size=4, max_epochs=2)
+    fitted = _common.fit_decoders(trials.rates.astype(np.float64), trials.behavior,
+                                  {"d": proto}, None, 0)
+    pred = fitted[("d", "fixed")].predict(trials.spikes)
+    assert pred.shape == trials.behavior.shape and np.isfinite(pred).all()
+
+
+def test_fit_decoders_tunes_and_keeps_the_fixed_settings(tiny_reach):
+    from eag_augment.decoders import RidgeDecoder
+
+    trials = tiny_reach
+    tuning = {"cv_folds": 2, "cv_gap": 0, "n_iter": None, "fixed": True,
+              "param_grids": {"r": {"alpha": [1.0, 1e4]}}}
+    fitted = _common.fit_decoders(trials.spikes, trials.behavior,
+                                  {"r": RidgeDecoder(alpha=3.0, lags=2)}, tuning, 0)
+    assert set(fitted) == {("r", "tuned"), ("r", "fixed")}
+    assert fitted[("r", "tuned")].best_params_["alpha"] in (1.0, 1e4)
+    assert fitted[("r", "fixed")].alpha == 3.0
+    fitted = _common.fit_decoders(trials.spikes, trials.behavior,
+                                  {"r": RidgeDecoder(lags=2)}, {**tuning, "fixed": False}, 0)
+    assert set(fitted) == {("r", "tuned")}
+
+
+def test_interval_bars_draws_every_panel(tmp_path):
+    table = pd.DataFrame({"decoder": ["ridge", "ridge", "gru", "gru"],
+                          "augmenter": ["eag", "psth", "eag", "psth"],
+                          "diff": [0.1, -0.1, 0.0, 0.05], "diff_low": [0.0, -0.2, -0.1, 0.0],
+                          "diff_high": [0.2, 0.0, 0.1, 0.1]})
+    path = _common.interval_bars({"a": table, "b": table.iloc[:2]}, tmp_path / "f.png",
+                                 x="decoder", hue="augmenter", xlabel="decoder",
+                                 ylabel="gain", title="t", hlines={"target": 0.05},
+                                 ylim=(-0.15, 1.0))
+    assert path.stat().st_size > 0
+
+
+@pytest.mark.parametrize("spec_file", ["unseen_conditions.toml", "unseen_conditions_m1.toml",
+                                       "train_on_synthetic.toml", "train_on_synthetic_m1.toml"])
+@pytest.mark.parametrize("profile", [None, "medium", "quick"])
+def test_the_benchmark_specs_load_in_every_profile(spec_file, profile):
+    # A .mat spec needs an existing path; nothing is read while loading a spec.
+    overrides = [f'dataset.path="{__file__}"'] if "m1" in spec_file else []
+    spec = load_spec(_common.ROOT / "benchmarks" / "specs" / spec_file, profile=profile,
+                     overrides=overrides)
+    assert spec.split["kind"] == "blocked" and spec.tuning is not None
+    assert spec.torch_threads == 1
+    if spec_file.startswith("unseen"):
+        assert spec.baseline == "none" and "eag" in spec.augmenter_names
+        # Every generator is asked for explicit (held-out) angles, not "match".
+        assert all(not isinstance(spec.augmenters[n]["estimator"].conditions, str)
+                   for n in uc.check_sources(spec))
