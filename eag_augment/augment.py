@@ -396,7 +396,8 @@ class SyntheticAugmenter(BaseEstimator):
         self.fit_resample(X, y, **params)
         return self
 
-    def fit_resample(self, X, y, *, angles=None, **params) -> tuple[np.ndarray, np.ndarray]:
+    def fit_resample(self, X, y, *, angles=None, unlabelled=None, **params
+                     ) -> tuple[np.ndarray, np.ndarray]:
         """Fit the generator on (X, y) and return them with synthetic trials appended.
 
         Parameters
@@ -410,6 +411,12 @@ class SyntheticAugmenter(BaseEstimator):
             ``y`` when None. Used for angle conditioning and for mapping target angles onto
             training trajectories. In a Pipeline it arrives through metadata routing only
             (``set_fit_resample_request(angles=True)``; see the module's docstring).
+        unlabelled : array (trials, bins, neurons), optional
+            Spike counts of the same neurons without velocity (e.g. the rest of the training
+            period, whose behaviour was not labelled); passed to the generator's ``fit``,
+            which learns the spikes' structure from them too (generators with
+            ``supports_unlabelled``: EAG, latent diffusion). Never pass test-period spikes.
+            In a Pipeline: ``set_fit_resample_request(unlabelled=True)``.
         **params
             The signature of imbalanced-learn's samplers; no other metadata is used, and an
             unknown name is a TypeError rather than silently ignored.
@@ -425,13 +432,16 @@ class SyntheticAugmenter(BaseEstimator):
         """
         if params:
             raise TypeError(f"{type(self).__name__}.fit_resample got unexpected metadata "
-                            f"{sorted(params)}; it accepts X, y and angles")
+                            f"{sorted(params)}; it accepts X, y, angles and unlabelled")
         self._validate_params()
         X, y, angles = self._check_data(X, y, angles)
         n_real, n_bins, n_neurons = X.shape
         n_dims = y.shape[2]
         conditions = self._check_conditions(n_bins, n_dims)
         generator = self._check_generator(n_bins, n_neurons, n_dims)
+        if unlabelled is not None and self.prefit:
+            raise ValueError("unlabelled spikes are for fitting the generator, and this one "
+                             "is prefit (it is not refitted): fit it with them beforehand")
         n_syn = self._n_synthetic(X, n_dims)
         match = isinstance(conditions, str) and conditions == "match"
         trajectories = not isinstance(conditions, str) and conditions.ndim == 3
@@ -466,8 +476,11 @@ class SyntheticAugmenter(BaseEstimator):
                 generator.set_params(random_state=fit_seed)
             table = None if angles is None else pd.DataFrame({"angle": angles})
             trials = TrialSet(X, y, table, bin_ms=self.bin_ms)
-            self._log(f"fitting {type(generator).__name__} on {n_real} trials")
-            generator.fit(trials)
+            extra = {} if unlabelled is None else {"unlabelled": unlabelled}
+            self._log(f"fitting {type(generator).__name__} on {n_real} trials"
+                      + ("" if unlabelled is None else
+                         f" and {len(unlabelled)} unlabelled ones"))
+            generator.fit(trials, **extra)
         self.generator_ = generator
 
         kwargs = self._plan(conditions, y, angles, n_syn, np.random.RandomState(plan_seed))

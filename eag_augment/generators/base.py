@@ -24,11 +24,12 @@ from sklearn.exceptions import NotFittedError
 from eag_augment._memory import check_memory
 from eag_augment._portable import PortableTorchState
 from eag_augment._torch import resolve_device, seed_from, torch_generator
-from eag_augment._validation import (InvalidParameterError, StrOptions, check_params, non_negative_int,
-                                     non_negative_real, positive_int, positive_real)
+from eag_augment._validation import (InvalidParameterError, StrOptions, check_params,
+                                     non_negative_int, non_negative_real, positive_int,
+                                     positive_real)
 from eag_augment.checkpoint import load_checkpoint, save_checkpoint
 from eag_augment.trials import (TrialSet, angle_of_reach, as_finite_array, check_angles,
-                                finite_real)
+                                finite_real, validate_spikes)
 
 __all__ = ["BaseGenerator", "load_generator", "CONDITIONS"]
 
@@ -119,6 +120,8 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
 
     #: Conditions a subclass can be fitted with.
     supported_conditions: ClassVar[tuple] = CONDITIONS
+    #: Whether ``fit`` can learn from spike counts without behaviour (``unlabelled=``).
+    supports_unlabelled: ClassVar[bool] = False
     #: Hyperparameter constraints (see eag_augment._validation); ``condition`` is checked
     #: against ``supported_conditions`` by the base class.
     _parameter_constraints: ClassVar[dict] = {}
@@ -138,8 +141,14 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
                 f"{type(self).__name__}: condition must be one of {self.supported_conditions}, "
                 f"got {condition!r}")
 
-    def fit(self, trials: TrialSet, **fit_params) -> BaseGenerator:
+    def fit(self, trials: TrialSet, *, unlabelled=None, **fit_params) -> BaseGenerator:
         """Fit on a TrialSet (spikes (trials, bins, neurons), optional behaviour, conditions).
+
+        ``unlabelled``: spike counts (trials, bins, neurons), or a TrialSet, of the same
+        neurons without behaviour, e.g. the rest of a session whose velocity was not
+        recorded or not calibrated. Neural data is cheap where labels are not: generators
+        with ``supports_unlabelled`` learn the spikes' structure from them too (the
+        autoencoder of EAG and latent diffusion); the others refuse them.
 
         Hyperparameters and the trials are checked first. The fit then runs on a fresh,
         unfitted copy of this generator, and its fitted attributes replace this one's only
@@ -157,6 +166,8 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
             raise ValueError("condition='angle' needs an 'angle' condition column or behavior")
         if trials.behavior is not None:
             _check_float32(trials.behavior, "trials.behavior")
+        if unlabelled is not None:
+            fit_params["unlabelled"] = self._check_unlabelled(unlabelled, trials)
         # Hyperparameters are shared (fit never changes them); no fitted state is.
         work = type(self).__new__(type(self))
         work.__dict__.update({k: v for k, v in vars(self).items()
@@ -167,6 +178,25 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
         # One assignment: the old fitted state is replaced all at once.
         self.__dict__ = {**unfitted, **fitted}
         return self
+
+    def _check_unlabelled(self, unlabelled, trials: TrialSet) -> np.ndarray:
+        """Unlabelled spike counts (trials, bins, neurons) that match ``trials``' neurons."""
+        name = type(self).__name__
+        if not self.supports_unlabelled:
+            raise ValueError(f"{name} cannot learn from unlabelled spikes (generators with an "
+                             "autoencoder can: EAGGenerator, LatentDiffusionGenerator); drop "
+                             "unlabelled=")
+        if isinstance(unlabelled, TrialSet):
+            if not np.array_equal(unlabelled.neuron_ids, trials.neuron_ids):
+                raise ValueError(f"unlabelled has other neurons (neuron_ids) than trials; "
+                                 f"the first ids are {unlabelled.neuron_ids[:3].tolist()} and "
+                                 f"{trials.neuron_ids[:3].tolist()}")
+            unlabelled = unlabelled.spikes
+        spikes = validate_spikes(unlabelled, "unlabelled")
+        if spikes.shape[1:] != trials.spikes.shape[1:]:
+            raise ValueError(f"unlabelled must have (bins, neurons) "
+                             f"{trials.spikes.shape[1:]} like trials, got {spikes.shape[1:]}")
+        return spikes
 
     def _fit_whole(self, trials: TrialSet, condition, **fit_params) -> None:
         """Every stage of the fit on this (fresh) instance, then the finite-state check."""

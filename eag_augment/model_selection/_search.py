@@ -56,9 +56,14 @@ def default_search_space(decoder) -> dict[str, list]:
                             x patience (10, 30)
     ======================  ===============================================================
 
-    Raises ValueError for other decoders: give them a ``param_grid``.
+    ``FactorDecoder``: its decoder's space, as ``decoder__<name>``. Raises ValueError for
+    other decoders: give them a ``param_grid``.
     """
     klass = type(decoder)
+    if klass.__name__ == "FactorDecoder" and klass.__module__ == "eag_augment.factors":
+        inner = default_search_space(decoder.decoder if decoder.decoder is not None
+                                     else decoder._decoder())
+        return {f"decoder__{k}": v for k, v in inner.items()}
     space = DEFAULT_SEARCH_SPACES.get(klass.__name__)
     if space is not None and klass.__module__.startswith("eag_augment.decoders"):
         return {k: list(v) for k, v in space.items()}
@@ -78,16 +83,28 @@ def _seeded(estimator, seed: int):
     return est
 
 
-def _fit_decoders(decoder, settings: list[dict], seed: int, X, y, is_synthetic) -> list:
-    """One fitted decoder per setting (through ``fit_path`` where the decoder shares work)."""
+def _takes_unlabelled(estimator) -> bool:
+    return "unlabelled" in inspect.signature(estimator.fit).parameters
+
+
+def _takes_unlabelled_path(estimator) -> bool:
+    return "unlabelled" in inspect.signature(estimator.fit_path).parameters
+
+
+def _fit_decoders(decoder, settings: list[dict], seed: int, X, y, is_synthetic,
+                  unlabelled=None) -> list:
+    """One fitted decoder per setting (through ``fit_path`` where the decoder shares work);
+    decoders that take unlabelled spikes get them."""
     est = _seeded(decoder, seed)
-    if hasattr(est, "fit_path"):
-        return est.fit_path(X, y, settings, is_synthetic=is_synthetic)
+    extra = {"unlabelled": unlabelled} if unlabelled is not None and _takes_unlabelled(est) \
+        else {}
+    if hasattr(est, "fit_path") and (not extra or _takes_unlabelled_path(est)):
+        return est.fit_path(X, y, settings, is_synthetic=is_synthetic, **extra)
     fitted = []
     for setting in settings:
         one = clone(est).set_params(**setting)
-        fitted.append(one.fit(X, y, is_synthetic=is_synthetic) if _takes_mask(one)
-                      else one.fit(X, y))
+        fitted.append(one.fit(X, y, is_synthetic=is_synthetic, **extra) if _takes_mask(one)
+                      else one.fit(X, y, **extra))
     return fitted
 
 
@@ -138,9 +155,11 @@ def _augmentations(augmenter, ratios, guidance_scales) -> list[tuple[float, floa
 
 
 # -------------------------------------------------------------------------- the core
-def _synthetic_pools(augmenter, X, y, angles, ratio: float, scales: list, seed: int):
+def _synthetic_pools(augmenter, X, y, angles, ratio: float, scales: list, seed: int,
+                     unlabelled=None):
     """Synthetic (X, y) per guidance scale, ``ceil(ratio)`` rounds of len(X) trials each, from
-    one generator fitted on (X, y); rounds are permuted inside, so prefixes stay balanced.
+    one generator fitted on (X, y) (and ``unlabelled`` spikes, if any); rounds are permuted
+    inside, so prefixes stay balanced.
 
     Returns ({scale: (X_syn, y_syn)}, the fitted augmenter of the first scale).
     """
@@ -154,11 +173,14 @@ def _synthetic_pools(augmenter, X, y, angles, ratio: float, scales: list, seed: 
             if scale is not None:
                 aug.set_params(guidance_scale=scale)
             first = aug
+            if unlabelled is not None:
+                kwargs["unlabelled"] = unlabelled
         else:
             # The same fitted generator, sampled with the same seed at another scale.
             aug = clone(first).set_params(generator=first.generator_, prefit=True,
                                           guidance_scale=scale)
         X_aug, y_aug = aug.fit_resample(X, y, **kwargs)
+        kwargs.pop("unlabelled", None)     # the later scales sample the fitted generator
         X_syn, y_syn = np.asarray(X_aug)[n:], np.asarray(y_aug)[n:]
         rng = np.random.RandomState(seed)
         order = np.concatenate([start + rng.permutation(min(n, len(X_syn) - start))
@@ -178,7 +200,7 @@ def _with_synthetic(X, y, pools, ratio: float, scale):
 
 
 def _score_fold(k: int, train, val, X, y, angles, augmenter, augmentations, searches, seed,
-                say) -> dict[str, np.ndarray]:
+                say, unlabelled=None) -> dict[str, np.ndarray]:
     """Validation R^2 (augmentations, settings) of every decoder on one inner fold."""
     start = time.perf_counter()
     X_tr, y_tr = X[train], y[train]
@@ -187,13 +209,14 @@ def _score_fold(k: int, train, val, X, y, angles, augmenter, augmentations, sear
         scales = list(dict.fromkeys(g for r, g in augmentations if r > 0))
         pools, _ = _synthetic_pools(augmenter, X_tr, y_tr,
                                     None if angles is None else angles[train],
-                                    augmentations[-1][0], scales, seed + k)
+                                    augmentations[-1][0], scales, seed + k, unlabelled)
     scores = {name: np.empty((len(augmentations), len(settings)))
               for name, (_, settings) in searches.items()}
     for i, (ratio, scale) in enumerate(augmentations):
         X_fit, y_fit, mask = _with_synthetic(X_tr, y_tr, pools, ratio, scale)
         for name, (decoder, settings) in searches.items():
-            for j, est in enumerate(_fit_decoders(decoder, settings, seed, X_fit, y_fit, mask)):
+            for j, est in enumerate(_fit_decoders(decoder, settings, seed, X_fit, y_fit, mask,
+                                                  unlabelled)):
                 scores[name][i, j] = velocity_r2(y[val], est.predict(X[val]))
     say("fold %d: %d augmentation settings x %s scored in %.1f s", k + 1, len(augmentations),
         " + ".join(f"{len(s)} {type(d).__name__} settings" for d, s in searches.values()),
@@ -202,7 +225,8 @@ def _score_fold(k: int, train, val, X, y, angles, augmenter, augmentations, sear
 
 
 def _tune(searches: dict, augmenter, augmentations, X, y, angles, splits, seed: int,
-          n_jobs, say, refit_generator: bool = False) -> tuple[dict[str, dict], object]:
+          n_jobs, say, refit_generator: bool = False, unlabelled=None
+          ) -> tuple[dict[str, dict], object]:
     """Search every decoder of ``searches`` (name -> (decoder, settings)) on the same folds and
     synthetic trials, then refit each one's best candidate on all of X.
 
@@ -212,7 +236,7 @@ def _tune(searches: dict, augmenter, augmentations, X, y, angles, splits, seed: 
     """
     folds = joblib.Parallel(n_jobs=n_jobs)(
         joblib.delayed(_score_fold)(k, tr, va, X, y, angles, augmenter, augmentations,
-                                    searches, seed, say)
+                                    searches, seed, say, unlabelled)
         for k, (tr, va) in enumerate(splits))
     chosen = {}
     for name, (_, settings) in searches.items():
@@ -228,7 +252,7 @@ def _tune(searches: dict, augmenter, augmentations, X, y, angles, splits, seed: 
     if best_augmentations or (refit_generator and augmenter is not None):
         scales = list(dict.fromkeys(g for _, g in best_augmentations)) or [augmentations[-1][1]]
         pools, fitted_aug = _synthetic_pools(augmenter, X, y, angles, augmentations[-1][0],
-                                             scales, seed + len(splits))
+                                             scales, seed + len(splits), unlabelled)
     pool_s = time.perf_counter() - start
     results = {}
     for name, (decoder, settings) in searches.items():
@@ -236,7 +260,7 @@ def _tune(searches: dict, augmenter, augmentations, X, y, angles, splits, seed: 
         ratio, scale = augmentations[a]
         t = time.perf_counter()
         X_fit, y_fit, mask = _with_synthetic(X, y, pools, ratio, scale)
-        best = _fit_decoders(decoder, [settings[s]], seed, X_fit, y_fit, mask)[0]
+        best = _fit_decoders(decoder, [settings[s]], seed, X_fit, y_fit, mask, unlabelled)[0]
         params = {"ratio": ratio}
         if len({g for _, g in augmentations if g is not None}) > 0:
             params["guidance_scale"] = scale
@@ -273,7 +297,7 @@ def _results(scores: np.ndarray, augmentations, settings: list[dict]) -> dict:
     return results
 
 
-def _check_xy(X, y, angles):
+def _check_xy(X, y, angles, unlabelled=None):
     X = check_trials(X, "X", "(trials, bins, neurons)")
     y = check_trials(y, "y", "(trials, bins, dims)")
     if y.shape[:2] != X.shape[:2]:
@@ -283,7 +307,12 @@ def _check_xy(X, y, angles):
         angles = np.asarray(angles, dtype=float)
         if angles.shape != (len(X),):
             raise ValueError(f"angles must have shape ({len(X)},), got {angles.shape}")
-    return X, y, angles
+    if unlabelled is not None:
+        unlabelled = check_trials(unlabelled, "unlabelled", "(trials, bins, neurons)")
+        if unlabelled.shape[1:] != X.shape[1:]:
+            raise ValueError(f"unlabelled must have (bins, neurons) {X.shape[1:]} like X, got "
+                             f"{unlabelled.shape[1:]}")
+    return X, y, angles, unlabelled
 
 
 class TunedPipeline(RegressorMixin, BaseEstimator):
@@ -398,7 +427,7 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
         tags.non_deterministic = self.random_state is None
         return tags
 
-    def fit(self, X, y, *, angles=None) -> TunedPipeline:
+    def fit(self, X, y, *, angles=None, unlabelled=None) -> TunedPipeline:
         """Search on (X, y) by inner cross-validation, then refit the best candidate on all of it.
 
         Parameters
@@ -409,12 +438,17 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
             Velocity, in the data's units.
         angles : array (trials,), optional
             Reach angle of each trial (radians), passed to the augmenter.
+        unlabelled : array (trials, bins, neurons), optional
+            Spike counts of the same neurons without velocity (never test-period spikes):
+            given to the generator of every fit (generators that learn from them) and to
+            decoders whose ``fit`` takes ``unlabelled``. They are the same in every inner
+            fold: they carry no label to leak.
 
         Returns
         -------
         self
         """
-        _fit_pipelines({type(self.decoder).__name__: self}, X, y, angles)
+        _fit_pipelines({type(self.decoder).__name__: self}, X, y, angles, unlabelled)
         return self
 
     def predict(self, X) -> np.ndarray:
@@ -427,7 +461,7 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
         return velocity_r2(y, self.predict(X), sample_weight)
 
 
-def _fit_pipelines(pipes: dict[str, TunedPipeline], X, y, angles) -> None:
+def _fit_pipelines(pipes: dict[str, TunedPipeline], X, y, angles, unlabelled=None) -> None:
     """Fit TunedPipelines that differ only in decoder and param_grid, sharing folds and
     generator fits; every check runs before the first fit."""
     first = next(iter(pipes.values()))
@@ -437,21 +471,26 @@ def _fit_pipelines(pipes: dict[str, TunedPipeline], X, y, angles) -> None:
     searches = {name: (pipe.decoder, _decoder_settings(pipe.decoder, pipe.param_grid,
                                                         pipe.n_iter, pipe.random_state))
                 for name, pipe in pipes.items()}
-    X, y, angles = _check_xy(X, y, angles)
+    X, y, angles, unlabelled = _check_xy(X, y, angles, unlabelled)
+    if unlabelled is not None and first.augmenter is None and not any(
+            _takes_unlabelled(p.decoder) for p in pipes.values()):
+        raise ValueError("unlabelled spikes were given, but nothing here learns from them: "
+                         "no augmenter, and no decoder whose fit takes unlabelled")
     splits = list(check_cv(first.cv).split(X, y))
     say = log.info if first.verbose else log.debug
     say("tuning %s: %d folds x %d augmentation settings", ", ".join(searches), len(splits),
         len(augmentations))
     seed = int(check_random_state(first.random_state).randint(2**31 - 1 - 1000))
     results, _ = _tune(searches, first.augmenter, augmentations, X, y, angles, splits, seed,
-                       first.n_jobs, say)
+                       first.n_jobs, say, unlabelled=unlabelled)
     for name, pipe in pipes.items():
         pipe.__dict__.update(results[name])
 
 
-def tune_decoders(decoders: dict, augmenter, X, y, *, angles=None, param_grids=None,
-                  ratios=(0, 1, 2, 4), guidance_scales=None, cv=5, n_iter=None, n_jobs=None,
-                  random_state=None, verbose: int = 0) -> dict[str, TunedPipeline]:
+def tune_decoders(decoders: dict, augmenter, X, y, *, angles=None, unlabelled=None,
+                  param_grids=None, ratios=(0, 1, 2, 4), guidance_scales=None, cv=5,
+                  n_iter=None, n_jobs=None, random_state=None, verbose: int = 0
+                  ) -> dict[str, TunedPipeline]:
     """Tune several decoders on the same inner folds and the same synthetic trials.
 
     What ``TunedPipeline(decoder, augmenter, ...).fit(X, y)`` does for one decoder, for each
@@ -462,8 +501,8 @@ def tune_decoders(decoders: dict, augmenter, X, y, *, angles=None, param_grids=N
     Parameters
     ----------
     decoders : dict of name -> decoder
-    augmenter, X, y, angles, ratios, guidance_scales, cv, n_iter, n_jobs, random_state,
-    verbose
+    augmenter, X, y, angles, unlabelled, ratios, guidance_scales, cv, n_iter, n_jobs,
+    random_state, verbose
         As for :class:`TunedPipeline`.
     param_grids : dict of name -> param_grid, optional
         Missing names (or None) get :func:`default_search_space`.
@@ -480,7 +519,7 @@ def tune_decoders(decoders: dict, augmenter, X, y, *, angles=None, param_grids=N
                                  n_iter=n_iter, n_jobs=n_jobs, random_state=random_state,
                                  verbose=verbose)
              for name, dec in decoders.items()}
-    _fit_pipelines(pipes, X, y, angles)
+    _fit_pipelines(pipes, X, y, angles, unlabelled)
     return pipes
 
 

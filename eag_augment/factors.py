@@ -1,0 +1,139 @@
+"""FactorDecoder: a decoder on the rates a Poisson autoencoder infers, which learns from
+unlabelled spikes too.
+
+Neural data is cheap where behavioural labels are not: a session often has far more spikes
+than calibrated velocity. A generator can learn the structure of those unlabelled spikes
+(``EAGGenerator.fit(trials, unlabelled=...)``), and so can a decoder that reads latent
+factors. :class:`FactorDecoder` is that decoder, and the fair baseline for label-scarce
+augmentation: it gets the same unlabelled spikes as the generator, through the same
+autoencoder (EAG's stage 1), without generating anything.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.utils.validation import check_is_fitted
+
+from eag_augment._validation import HasMethods
+from eag_augment.decoders import RidgeDecoder
+from eag_augment.decoders._base import check_non_negative, check_trials
+from eag_augment.generators.autoencoder import LatentAutoencoder
+from eag_augment.metrics import velocity_r2
+from eag_augment.provenance import synthetic_mask
+
+__all__ = ["FactorDecoder"]
+
+
+class FactorDecoder(RegressorMixin, BaseEstimator):
+    """Decode velocity from the smoothed rates an autoencoder infers from the spikes.
+
+    ``fit`` trains the autoencoder on the real training spikes plus, when given, unlabelled
+    spike counts of the same neurons (synthetic trials marked by ``is_synthetic`` are left
+    out of it), then fits ``decoder`` on the rates it infers for every training trial.
+    ``predict`` infers the rates of new trials and decodes them.
+
+    Parameters
+    ----------
+    decoder : trial-tensor decoder, default=None
+        Fitted on inferred rates (trials, bins, neurons), expected counts per bin; cloned.
+        None: ``RidgeDecoder(lags=5)``.
+    autoencoder : LatentAutoencoder, default=None
+        Stage-1 settings (None: the defaults); cloned.
+
+    Attributes
+    ----------
+    autoencoder_ : LatentAutoencoder
+        Fitted on the real training and the unlabelled spikes.
+    decoder_ : decoder
+        Fitted on the inferred rates.
+    n_unlabelled_ : int
+        Unlabelled trials the autoencoder learned from.
+
+    Notes
+    -----
+    Hyperparameters of the decoder are searched as ``decoder__<name>``
+    (:func:`eag_augment.model_selection.tuned_pipeline` does so by default).
+    """
+
+    _parameter_constraints: dict = {
+        "decoder": [HasMethods(["fit", "predict"]), None],
+        "autoencoder": [LatentAutoencoder, None],
+    }
+
+    def __init__(self, decoder=None, autoencoder=None) -> None:
+        self.decoder = decoder
+        self.autoencoder = autoencoder
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.target_tags.single_output = False
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _fit_autoencoder(self, X, is_synthetic, unlabelled):
+        """Validated X and the autoencoder fitted on its real trials and ``unlabelled``."""
+        self._validate_params()
+        if is_synthetic is None:
+            is_synthetic = synthetic_mask(X)
+        X = check_trials(X, "X", "(trials, bins, neurons)")
+        check_non_negative(X, "the autoencoder")
+        real = X if is_synthetic is None else X[~np.asarray(is_synthetic, dtype=bool)]
+        spikes = real
+        self.n_unlabelled_ = 0
+        if unlabelled is not None:
+            unlabelled = check_trials(unlabelled, "unlabelled", "(trials, bins, neurons)")
+            if unlabelled.shape[1:] != X.shape[1:]:
+                raise ValueError(f"unlabelled must have (bins, neurons) {X.shape[1:]} like X, "
+                                 f"got {unlabelled.shape[1:]}")
+            check_non_negative(unlabelled, "the autoencoder")
+            spikes = np.concatenate([real, unlabelled])
+            self.n_unlabelled_ = len(unlabelled)
+        ae = clone(self.autoencoder) if self.autoencoder is not None else LatentAutoencoder()
+        self.autoencoder_ = ae.fit(np.round(spikes).astype(np.int32))
+        return X
+
+    def _rates(self, X: np.ndarray) -> np.ndarray:
+        return self.autoencoder_.predict_rates(np.round(X).astype(np.int32)).astype(np.float64)
+
+    def _decoder(self):
+        return clone(self.decoder) if self.decoder is not None else RidgeDecoder(lags=5)
+
+    def fit(self, X, y, is_synthetic=None, unlabelled=None) -> FactorDecoder:
+        """Fit on spike counts ``X`` (trials, bins, neurons) and velocity ``y`` (trials, bins,
+        dims), with optional unlabelled spike counts (trials, bins, neurons).
+
+        Never pass spikes of the test period as ``unlabelled``.
+        """
+        X = self._fit_autoencoder(X, is_synthetic, unlabelled)
+        self.decoder_ = self._decoder().fit(self._rates(X), y, is_synthetic=is_synthetic)
+        return self
+
+    def fit_path(self, X, y, settings: list[dict], is_synthetic=None, unlabelled=None) -> list:
+        """One fitted clone per ``decoder__`` setting, sharing the autoencoder fit."""
+        if any(not k.startswith("decoder__") for s in settings for k in s):
+            return [clone(self).set_params(**s).fit(X, y, is_synthetic, unlabelled)
+                    for s in settings]
+        X = self._fit_autoencoder(X, is_synthetic, unlabelled)
+        rates = self._rates(X)
+        inner = [{k.removeprefix("decoder__"): v for k, v in s.items()} for s in settings]
+        fitted = []
+        for setting, dec in zip(settings, self._decoder().fit_path(rates, y, inner,
+                                                                     is_synthetic)):
+            one = clone(self).set_params(**setting)
+            one.autoencoder_, one.n_unlabelled_, one.decoder_ = \
+                self.autoencoder_, self.n_unlabelled_, dec
+            fitted.append(one)
+        return fitted
+
+    def predict(self, X) -> np.ndarray:
+        """Velocity (trials, bins, dims) decoded from the inferred rates of ``X``."""
+        check_is_fitted(self, "decoder_")
+        X = check_trials(X, "X", "(trials, bins, neurons)")
+        return self.decoder_.predict(self._rates(X))
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Velocity R^2 of :meth:`predict` (see :func:`eag_augment.metrics.velocity_r2`)."""
+        return velocity_r2(y, self.predict(X), sample_weight)
