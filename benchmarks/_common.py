@@ -185,15 +185,15 @@ def interval_bars(panels: dict[str, pd.DataFrame], path: Path, *, x: str, hue: s
     """
     import matplotlib.pyplot as plt
 
+    # Groups and colours in the same places in every panel.
+    groups = list(dict.fromkeys(g for t in panels.values() for g in t[x]))
     hues = list(dict.fromkeys(h for t in panels.values() for h in t[hue]))
     colours = {h: f"C{k % 10}" for k, h in enumerate(hues)}
-    n_groups = max(len(set(t[x])) for t in panels.values())
-    panel_w = max(3.6, 0.12 * n_groups * len(hues) + 1.0)
+    panel_w = max(3.6, 0.12 * len(groups) * len(hues) + 1.0)
     fig, axes = plt.subplots(1, len(panels), figsize=(1.2 + panel_w * len(panels), 3.6),
                              squeeze=False, sharey=True)
     width = 0.8 / max(1, len(hues))
     for ax, (name, table) in zip(axes[0], panels.items()):
-        groups = list(dict.fromkeys(table[x]))
         for k, h in enumerate(hues):
             sub = table[table[hue] == h].set_index(x).reindex(groups)
             pos = np.arange(len(groups)) + (k - (len(hues) - 1) / 2) * width

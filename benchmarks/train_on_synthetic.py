@@ -235,7 +235,8 @@ def gap_figure(comparison: pd.DataFrame, path: Path, dataset: str) -> Path:
         ylabel="R^2 minus the same decoder\ntrained on real trials (95 % CI)",
         title=f"{dataset}: decoders trained on synthetic trials only (spike counts or rates), "
               f"tested on real test trials ({int(part.n_segments.max())} folds, tuned);\n"
-              "axis clipped at -1, lower values written at the edge",
+              "axis clipped at -1, lower values written at the edge; no bar: the decoder "
+              "could not be fitted (see the report)",
         hlines={f"target: within {MAX_LOSS} of real": -MAX_LOSS}, ylim=(-1.0, 0.3))
 
 
