@@ -87,6 +87,12 @@ def _takes_unlabelled(estimator) -> bool:
     return "unlabelled" in inspect.signature(estimator.fit).parameters
 
 
+def _learns_unlabelled(augmenter) -> bool:
+    """Whether the augmenter's generator learns from unlabelled spikes."""
+    generator = augmenter.get_params(deep=False).get("generator")
+    return getattr(type(generator), "supports_unlabelled", False)
+
+
 def _takes_unlabelled_path(estimator) -> bool:
     return "unlabelled" in inspect.signature(estimator.fit_path).parameters
 
@@ -173,7 +179,7 @@ def _synthetic_pools(augmenter, X, y, angles, ratio: float, scales: list, seed: 
             if scale is not None:
                 aug.set_params(guidance_scale=scale)
             first = aug
-            if unlabelled is not None:
+            if unlabelled is not None and _learns_unlabelled(augmenter):
                 kwargs["unlabelled"] = unlabelled
         else:
             # The same fitted generator, sampled with the same seed at another scale.
@@ -440,9 +446,9 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
             Reach angle of each trial (radians), passed to the augmenter.
         unlabelled : array (trials, bins, neurons), optional
             Spike counts of the same neurons without velocity (never test-period spikes):
-            given to the generator of every fit (generators that learn from them) and to
-            decoders whose ``fit`` takes ``unlabelled``. They are the same in every inner
-            fold: they carry no label to leak.
+            given to the generator of every fit if it learns from them
+            (``supports_unlabelled``) and to decoders whose ``fit`` takes ``unlabelled``.
+            They are the same in every inner fold: they carry no label to leak.
 
         Returns
         -------
@@ -472,10 +478,12 @@ def _fit_pipelines(pipes: dict[str, TunedPipeline], X, y, angles, unlabelled=Non
                                                         pipe.n_iter, pipe.random_state))
                 for name, pipe in pipes.items()}
     X, y, angles, unlabelled = _check_xy(X, y, angles, unlabelled)
-    if unlabelled is not None and first.augmenter is None and not any(
+    if unlabelled is not None and not (
+            first.augmenter is not None and _learns_unlabelled(first.augmenter)) and not any(
             _takes_unlabelled(p.decoder) for p in pipes.values()):
         raise ValueError("unlabelled spikes were given, but nothing here learns from them: "
-                         "no augmenter, and no decoder whose fit takes unlabelled")
+                         "no generator that supports_unlabelled, and no decoder whose fit "
+                         "takes unlabelled")
     splits = list(check_cv(first.cv).split(X, y))
     say = log.info if first.verbose else log.debug
     say("tuning %s: %d folds x %d augmentation settings", ", ".join(searches), len(splits),

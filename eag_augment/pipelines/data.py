@@ -9,7 +9,7 @@ import numpy as np
 from eag_augment.pipelines.spec import SpecError
 from eag_augment.trials import TrialSet, wrap_angle
 
-__all__ = ["fold_split", "load_dataset", "split_dataset", "training_subset"]
+__all__ = ["fold_split", "load_dataset", "split_dataset", "subset_indices", "training_subset"]
 
 _NOT_LOADER_ARGS = ("kind", "path", "via_nwb", "rebin_ms")
 # What save_nwb cannot know about a simulated dataset (``via_nwb``).
@@ -161,6 +161,31 @@ def fold_split(trials: TrialSet, config: dict, fold: int
     return _hold_out_directions(trials[order[keep]], trials[order[test]], config)
 
 
+def subset_indices(pool: TrialSet, fraction: float, seed: int, mode: str = "random"
+                   ) -> np.ndarray:
+    """Sorted indices into ``pool`` of :func:`training_subset`'s trials."""
+    n_pool = pool.n_trials
+    n = min(n_pool, max(2, int(round(fraction * n_pool))))
+    if n == n_pool:
+        return np.arange(n_pool)
+    if mode == "leading":
+        return np.arange(n)
+    rng = np.random.default_rng([seed, 7])
+    if mode == "contiguous":
+        order = _time_order(pool)
+        start = int(rng.integers(0, n_pool - n + 1))
+        return np.sort(order[start:start + n])
+    perm = rng.permutation(n_pool)
+    if "condition" in pool.conditions:
+        labels = pool.conditions["condition"].astype(str).to_numpy()[perm]
+        rank = np.zeros(n_pool, dtype=int)
+        for label in np.unique(labels):
+            members = labels == label
+            rank[members] = np.arange(members.sum())
+        perm = perm[np.argsort(rank, kind="stable")]
+    return np.sort(perm[:n])
+
+
 def training_subset(pool: TrialSet, fraction: float, seed: int, mode: str = "random"
                     ) -> TrialSet:
     """``round(fraction * len(pool))`` trials (at least 2) of the pool, drawn by ``seed``.
@@ -172,23 +197,5 @@ def training_subset(pool: TrialSet, fraction: float, seed: int, mode: str = "ran
     training segment of a blocked fold, see :func:`fold_split`). Trials keep their order in
     the pool.
     """
-    n_pool = pool.n_trials
-    n = min(n_pool, max(2, int(round(fraction * n_pool))))
-    if n == n_pool:
-        return pool
-    if mode == "leading":
-        return pool[:n]
-    rng = np.random.default_rng([seed, 7])
-    if mode == "contiguous":
-        order = _time_order(pool)
-        start = int(rng.integers(0, n_pool - n + 1))
-        return pool[np.sort(order[start:start + n])]
-    perm = rng.permutation(n_pool)
-    if "condition" in pool.conditions:
-        labels = pool.conditions["condition"].astype(str).to_numpy()[perm]
-        rank = np.zeros(n_pool, dtype=int)
-        for label in np.unique(labels):
-            members = labels == label
-            rank[members] = np.arange(members.sum())
-        perm = perm[np.argsort(rank, kind="stable")]
-    return pool[np.sort(perm[:n])]
+    index = subset_indices(pool, fraction, seed, mode)
+    return pool if len(index) == pool.n_trials else pool[index]

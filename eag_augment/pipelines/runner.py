@@ -25,9 +25,10 @@ from sklearn.base import clone
 
 from eag_augment.metrics import velocity_r2
 from eag_augment.model_selection import BlockedKFold
-from eag_augment.model_selection._search import _augmentations, _decoder_settings, _tune
+from eag_augment.model_selection._search import (_augmentations, _decoder_settings,
+                                                 _learns_unlabelled, _takes_unlabelled, _tune)
 from eag_augment.pipelines.comparison import compare, comparison_markdown
-from eag_augment.pipelines.data import fold_split, load_dataset, training_subset
+from eag_augment.pipelines.data import fold_split, load_dataset, subset_indices
 from eag_augment.pipelines.environment import machine_info
 from eag_augment.pipelines.report import figure_trials, make_figures, markdown_table, summarize
 from eag_augment.pipelines.spec import RunSpec, load_spec
@@ -95,14 +96,18 @@ def _seeded(estimator, seed: int, verbose: bool):
 
 def run_job(job: Job, pool: TrialSet, tests: dict[str, TrialSet], augmenter,
             decoders: dict, *, subset: str = "random", tuning: dict | None = None,
-            torch_threads: int | None = None, figure_decoder: str | None = None,
-            n_trajectories: int = 16, progress: bool = False) -> dict:
+            unlabelled: bool = False, torch_threads: int | None = None,
+            figure_decoder: str | None = None, n_trajectories: int = 16,
+            progress: bool = False) -> dict:
     """Run one job: returns ``{"job", "rows", "predictions", "artifacts", "wall_s"}``.
 
     With ``tuning`` (a validated ``[tuning]`` table) every decoder is also tuned by inner
     cross-validation (:func:`eag_augment.model_selection.tune_decoders`, the augmentation
     ratio searched, 0 included; the "none" augmenter gives the tuned baselines), and the
     fixed-setting pipelines reuse the generator of the tuned refit (one generator fit fewer).
+    With ``unlabelled``, the pool's trials outside the training subset are given, without
+    their velocity, to generators that learn from unlabelled spikes and to decoders whose
+    ``fit`` takes them (label-scarce learning; the test trials are never among them).
 
     Each row: train_fraction, seed, augmenter, decoder, mode ("fixed" or "tuned"), test_set,
     r2 (velocity R^2 on the test set), n_train_real, n_synthetic, ratio, guidance_scale,
@@ -112,7 +117,7 @@ def run_job(job: Job, pool: TrialSet, tests: dict[str, TrialSet], augmenter,
     """
     try:
         with _torch_threads(torch_threads):
-            return _run_job(job, pool, tests, augmenter, decoders, subset, tuning,
+            return _run_job(job, pool, tests, augmenter, decoders, subset, tuning, unlabelled,
                             figure_decoder, n_trajectories, progress)
     except Exception as err:
         err.add_note(f"in the job with {job.describe()}")
@@ -137,7 +142,7 @@ def _guidance_scales(augmenter, tuning: dict):
 
 
 def _tuned(train: TrialSet, angles, augmenter, decoders: dict, tuning: dict, seed: int,
-           keep_generator: bool):
+           keep_generator: bool, unlabelled):
     """(name -> fitted TunedPipeline attributes, the fitted augmenter or None, seconds)."""
     augmenter = None if _is_none(augmenter) else augmenter
     augmentations = _augmentations(augmenter, tuning["ratios"],
@@ -150,20 +155,25 @@ def _tuned(train: TrialSet, angles, augmenter, decoders: dict, tuning: dict, see
     splits = list(cv.split(train.spikes))
     start = time.perf_counter()
     results, fitted = _tune(searches, augmenter, augmentations, train.spikes, train.behavior,
-                            angles, splits, seed, 1, log.debug, refit_generator=keep_generator)
+                            angles, splits, seed, 1, log.debug, refit_generator=keep_generator,
+                            unlabelled=unlabelled)
     return results, fitted, time.perf_counter() - start
 
 
-def _run_job(job, pool, tests, augmenter, decoders, subset, tuning, figure_decoder,
-             n_trajectories, progress) -> dict:
+def _run_job(job, pool, tests, augmenter, decoders, subset, tuning, unlabelled,
+             figure_decoder, n_trajectories, progress) -> dict:
     start = time.perf_counter()
-    train = training_subset(pool, job.train_fraction, job.seed, subset)
+    index = subset_indices(pool, job.train_fraction, job.seed, subset)
+    train = pool[index]
+    rest = np.setdiff1d(np.arange(pool.n_trials), index)
+    spikes_only = pool.spikes[rest] if unlabelled and rest.size else None
     aug = _seeded(augmenter, job.seed, progress)
     angles = None
     if "angle" in train.conditions and "angles" in inspect.signature(aug.fit_resample).parameters:
         angles = train.conditions["angle"].to_numpy(dtype=float)
     common = {"train_fraction": job.train_fraction, "seed": job.seed,
-              "augmenter": job.augmenter, "n_train_real": train.n_trials}
+              "augmenter": job.augmenter, "n_train_real": train.n_trials,
+              "n_unlabelled": 0 if spikes_only is None else len(spikes_only)}
     rows, predictions = [], {}
 
     def score(name: str, mode: str, decoder, extra: dict) -> None:
@@ -179,7 +189,7 @@ def _run_job(job, pool, tests, augmenter, decoders, subset, tuning, figure_decod
     fitted_aug = None
     if tuning is not None:
         results, fitted_aug, tune_s = _tuned(train, angles, aug, decoders, tuning, job.seed,
-                                             keep_generator=fixed and not _is_none(aug))
+                                             fixed and not _is_none(aug), spikes_only)
         for name, res in results.items():
             params = res["best_params_"]
             score(name, "tuned", res["best_estimator_"], {
@@ -192,6 +202,8 @@ def _run_job(job, pool, tests, augmenter, decoders, subset, tuning, figure_decod
             aug.set_params(generator=fitted_aug.generator_, prefit=True)
         t = time.perf_counter()
         kwargs = {} if angles is None else {"angles": angles}
+        if spikes_only is not None and fitted_aug is None and _learns_unlabelled(aug):
+            kwargs["unlabelled"] = spikes_only
         X_aug, y_aug = aug.fit_resample(train.spikes, train.behavior, **kwargs)
         augment_s = time.perf_counter() - t
         mask = np.arange(len(X_aug)) >= train.n_trials
@@ -199,7 +211,9 @@ def _run_job(job, pool, tests, augmenter, decoders, subset, tuning, figure_decod
             # Decoders take seconds: the job's log line is progress enough, bars would be noise.
             decoder = _seeded(proto, job.seed, False)
             t = time.perf_counter()
-            decoder.fit(X_aug, y_aug, is_synthetic=mask)
+            extra = {"unlabelled": spikes_only} if spikes_only is not None \
+                and _takes_unlabelled(decoder) else {}
+            decoder.fit(X_aug, y_aug, is_synthetic=mask, **extra)
             score(name, "fixed", decoder, {
                 "n_synthetic": int(mask.sum()), "ratio": aug.get_params()["ratio"],
                 "guidance_scale": aug.get_params()["guidance_scale"], "params": None,
@@ -351,7 +365,7 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunRes
     jobs = [Job(f, s, a, artifacts=(f == plotted_fraction and s == spec.seeds[0]))
             for f in spec.train_fractions for s in spec.seeds for a in spec.augmenter_names]
     in_process = spec.n_jobs == 1 and spec.backend in ("loky", "threading")
-    options = dict(subset=spec.split["subset"], tuning=spec.tuning,
+    options = dict(subset=spec.split["subset"], tuning=spec.tuning, unlabelled=spec.unlabelled,
                    torch_threads=spec.torch_threads, figure_decoder=spec.figures["decoder"],
                    n_trajectories=spec.figures["n_trajectories"],
                    progress=bool(verbose) and in_process)

@@ -48,7 +48,7 @@ _SPLIT_KEYS = ("kind", "train", "test", "test_fraction", "stratify", "random_sta
                "holdout_angles_deg", "angle_tolerance_deg", "n_folds", "gap")
 _TUNING_KEYS = ("cv_folds", "cv_gap", "ratios", "guidance_scales", "n_iter", "param_grids",
                 "fixed")
-_SWEEP_KEYS = ("train_fraction", "seeds", "augmenters", "decoders", "baseline")
+_SWEEP_KEYS = ("train_fraction", "seeds", "augmenters", "decoders", "baseline", "unlabelled")
 _FIGURE_KEYS = FIGURES + ("decoder", "n_trajectories")
 
 
@@ -262,6 +262,7 @@ class RunSpec:
     baseline: str | None
     figures: dict
     tuning: dict | None
+    unlabelled: bool
     raw: dict = field(repr=False)
     source: str = "<dict>"
 
@@ -404,6 +405,8 @@ def load_spec(spec: str | os.PathLike | dict, *, profile: str | None = None,
     dec_names = _names(sweep.get("decoders", list(decoders)), decoders,
                        f"{where} [sweep] decoders")
     baseline = sweep.get("baseline", "none" if "none" in aug_names else None)
+    unlabelled = _expect(sweep.get("unlabelled", False), bool, f"{where} [sweep] unlabelled",
+                         "true or false")
     if baseline is not None and baseline not in aug_names:
         raise SpecError(f"{where} [sweep] baseline {baseline!r} is not among the swept "
                         f"augmenters {aug_names}")
@@ -418,7 +421,8 @@ def load_spec(spec: str | os.PathLike | dict, *, profile: str | None = None,
         torch_threads=torch_threads, dataset=dataset, split=split, generators=generators,
         augmenters=augmenters, decoders=decoders, train_fractions=[float(f) for f in fractions],
         seeds=[int(s) for s in seeds], augmenter_names=aug_names, decoder_names=dec_names,
-        baseline=baseline, figures=figures, tuning=tuning, raw=raw, source=source,
+        baseline=baseline, figures=figures, tuning=tuning, unlabelled=unlabelled, raw=raw,
+        source=source,
     )
 
 
