@@ -413,3 +413,24 @@ def test_decoders_know_nothing_of_generators_or_augmentation():
                 continue
             for name in names:
                 assert not name.startswith(("eag_augment.generators", "eag_augment.augment")), path
+
+
+def _rates_like_a_generator(rng, y):
+    """Float32 rates as a generator's decoder makes them: silent neurons sit near 1e-4 and move
+    by a few float32 steps, all with the same few latent directions (collinear)."""
+    quiet = (1e-4 + 5e-10 * (y @ rng.normal(size=(2, 20)))).astype(np.float32)
+    active = (0.5 + 0.01 * (y @ rng.normal(size=(2, 5)))).astype(np.float32)
+    return np.concatenate([quiet, active], axis=2).astype(np.float64)
+
+
+@pytest.mark.parametrize("decoder", [RidgeDecoder(alpha=0.1, lags=5), RidgeDecoder(alpha=0.0),
+                                     WienerFilterDecoder(lags=3), KalmanFilterDecoder()])
+def test_generated_rates_with_nearly_constant_features_do_not_break_the_linear_algebra(decoder):
+    # Such features have a centred variance made of round-off, negative at times: the
+    # standardised ridge system and the Kalman noise covariance used to be singular.
+    rng = np.random.default_rng(0)
+    y = np.cumsum(rng.normal(size=(40, 20, 2)), axis=1)
+    X = _rates_like_a_generator(rng, y)
+    fitted = clone(decoder).fit(X, y)
+    assert np.isfinite(fitted.predict(X)).all()
+    assert fitted.score(X, y) > 0.9

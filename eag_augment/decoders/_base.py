@@ -347,8 +347,11 @@ class LinearTrialDecoder(TrialDecoder):
     #: their covariances in :meth:`fit_path`.
     _solver_params: tuple[str, ...] = ()
 
-    def _solve(self, cff: np.ndarray, cfy: np.ndarray, n_samples: int) -> np.ndarray:
-        """Weights (p, dims) from feature covariance ``cff`` (p, p) and ``cfy`` (p, dims)."""
+    def _solve(self, cff: np.ndarray, cfy: np.ndarray, n_samples: int,
+               power: np.ndarray) -> np.ndarray:
+        """Weights (p, dims) from feature covariance ``cff`` (p, p) and ``cfy`` (p, dims);
+        ``power`` (p,) is each feature's mean square (its size, against which round-off in
+        its variance is judged)."""
         raise NotImplementedError
 
     def _fit(self, X, y, is_synthetic) -> None:
@@ -356,7 +359,7 @@ class LinearTrialDecoder(TrialDecoder):
 
     def _fit_moments(self, moments: Moments) -> None:
         mean_f, mean_y, cff, cfy, _ = moments.second_moments(center=bool(self.fit_intercept))
-        weights = self._solve(cff, cfy, moments.n)
+        weights = self._solve(cff, cfy, moments.n, np.diag(cff) + mean_f**2)
         self.coef_ = weights.reshape(self.lags, self.n_neurons_in_, self.n_outputs_)
         self.intercept_ = mean_y - mean_f @ weights
 

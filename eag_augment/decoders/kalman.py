@@ -25,7 +25,10 @@ def _regress(mean_in, mean_out, c_in, c_in_out, c_out):
     """
     B = np.linalg.lstsq(c_in, c_in_out, rcond=None)[0].T
     residual = c_out - B @ c_in_out
-    return B, mean_out - B @ mean_in, (residual + residual.T) / 2
+    # A covariance of nearly deterministic outputs (e.g. rates rather than counts) comes out
+    # of the subtraction with negative round-off eigenvalues: keep its PSD part.
+    w, V = np.linalg.eigh((residual + residual.T) / 2)
+    return B, mean_out - B @ mean_in, (V * np.clip(w, 0.0, None)) @ V.T
 
 
 def _add_ridge(cov: np.ndarray, ridge: float) -> np.ndarray:

@@ -10,6 +10,11 @@ from eag_augment.decoders._base import LinearTrialDecoder
 
 __all__ = ["RidgeDecoder"]
 
+# Relative variance below which a feature counts as constant (its standard deviation is under
+# 1e-5 of its size: float32 rates cannot resolve more, and the centred float64 variance of
+# such a feature is mostly cancellation error).
+_ROUND_OFF = 1e-10
+
 
 class RidgeDecoder(LinearTrialDecoder):
     """L2-regularised linear decoder of velocity from recent spike counts.
@@ -32,8 +37,10 @@ class RidgeDecoder(LinearTrialDecoder):
         Fit a constant velocity offset (features and targets are centred first).
     standardize : bool, default=True
         Scale every lagged feature to unit variance before penalising, so that ``alpha``
-        weighs neurons alike whatever their firing rate (features with zero variance are
-        left unscaled). Without ``fit_intercept`` the scale is the root mean square.
+        weighs neurons alike whatever their firing rate. Without ``fit_intercept`` the
+        scale is the root mean square. Either way, a feature whose standard deviation is
+        under 1e-5 of its size (a silent neuron; a generated rate that barely moves) is
+        constant to round-off and gets no weight.
 
     Attributes
     ----------
@@ -56,19 +63,27 @@ class RidgeDecoder(LinearTrialDecoder):
         self.fit_intercept = fit_intercept
         self.standardize = standardize
 
-    def _solve(self, cff: np.ndarray, cfy: np.ndarray, n_samples: int) -> np.ndarray:
-        scale = np.ones(cff.shape[0])
-        if self.standardize:
-            scale = np.sqrt(np.diag(cff))
-            # A constant feature has a variance of round-off size, not zero: scaling it up
-            # by 1/sqrt(round-off) would amplify noise, so it is left as is.
-            scale[scale <= 1e-10 * max(1.0, scale.max())] = 1.0
-        gram = cff / np.outer(scale, scale)
-        rhs = cfy / scale[:, None]
-        if self.alpha == 0:
-            weights = np.linalg.lstsq(gram, rhs, rcond=None)[0]
-        else:
-            # cff and cfy are per-sample averages; alpha penalises the summed squared error.
-            gram[np.diag_indices_from(gram)] += self.alpha / n_samples
-            weights = scipy.linalg.solve(gram, rhs, assume_a="pos")
-        return weights / scale[:, None]
+    def _solve(self, cff: np.ndarray, cfy: np.ndarray, n_samples: int,
+               power: np.ndarray) -> np.ndarray:
+        var = np.clip(np.diag(cff), 0.0, None)
+        # A feature whose variance is below round-off of its own size (a silent neuron, or a
+        # generator's rate that barely moves) is constant: its centred values are noise,
+        # which standardising would blow up into a singular system. It gets no weight.
+        used = var > _ROUND_OFF * np.maximum(power, np.finfo(np.float64).tiny)
+        weights = np.zeros_like(cfy)
+        if not used.any():
+            return weights
+        scale = np.sqrt(var[used]) if self.standardize else np.ones(int(used.sum()))
+        gram = cff[np.ix_(used, used)] / np.outer(scale, scale)
+        rhs = cfy[used] / scale[:, None]
+        # cff and cfy are per-sample averages; alpha penalises the summed squared error.
+        gram[np.diag_indices_from(gram)] += self.alpha / n_samples
+        try:
+            if self.alpha == 0:
+                raise np.linalg.LinAlgError
+            solved = scipy.linalg.solve(gram, rhs, assume_a="pos")
+        except np.linalg.LinAlgError:
+            # Least squares (alpha = 0) or a system round-off made indefinite.
+            solved = np.linalg.lstsq(gram, rhs, rcond=None)[0]
+        weights[used] = solved / scale[:, None]
+        return weights

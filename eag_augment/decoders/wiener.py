@@ -39,5 +39,6 @@ class WienerFilterDecoder(LinearTrialDecoder):
         self.lags = lags
         self.fit_intercept = fit_intercept
 
-    def _solve(self, cff: np.ndarray, cfy: np.ndarray, n_samples: int) -> np.ndarray:
+    def _solve(self, cff: np.ndarray, cfy: np.ndarray, n_samples: int,
+               power: np.ndarray) -> np.ndarray:
         return np.linalg.lstsq(cff, cfy, rcond=None)[0]
