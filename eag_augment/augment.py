@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 CONDITIONS = (None, "angle", "velocity")
 CONDITION_MODES = ("match", "uniform")
+TRAJECTORY_SOURCES = ("nearest", "any")
 
 
 
@@ -59,11 +60,15 @@ def _cycle(n_items: int, n_out: int, rng: np.random.RandomState) -> np.ndarray:
     return np.concatenate([np.tile(np.arange(n_items), whole), extra]).astype(np.intp)
 
 
-def trajectories_at(targets, velocity, angles=None) -> np.ndarray:
+def trajectories_at(targets, velocity, angles=None, *, source: str = "nearest",
+                    random_state=None) -> np.ndarray:
     """Velocity trajectories that reach towards given angles, made from recorded ones.
 
-    For each target angle the trajectory of ``velocity`` whose reach angle is nearest is
-    taken and its x/y channels are rotated onto the target (other channels are kept).
+    For each target angle a recorded trajectory is taken and its x/y channels are rotated
+    onto the target (other channels are kept): with ``source="nearest"`` the one whose
+    reach angle is nearest (its shape fits best), with ``source="any"`` one drawn at random
+    (every recorded speed profile can be used, so targets far from all recorded angles get
+    as much variety as the others).
 
     Parameters
     ----------
@@ -74,11 +79,16 @@ def trajectories_at(targets, velocity, angles=None) -> np.ndarray:
     angles : array (trials,), optional
         Reach angle of each recorded trajectory; default
         :func:`~eag_augment.trials.angle_of_reach` (direction of net displacement).
+    source : {"nearest", "any"}, default="nearest"
+    random_state : int, RandomState or None
+        Draws the trajectories of ``source="any"``.
 
     Returns
     -------
     array (n, bins, dims), float64
     """
+    if source not in TRAJECTORY_SOURCES:
+        raise ValueError(f"source must be one of {TRAJECTORY_SOURCES}, got {source!r}")
     targets = check_angles(as_finite_array(np.atleast_1d(targets), "targets", 1), "targets")
     velocity = as_finite_array(velocity, "velocity", 3, dtype=float)
     angles = angle_of_reach(velocity) if angles is None else as_finite_array(
@@ -86,8 +96,11 @@ def trajectories_at(targets, velocity, angles=None) -> np.ndarray:
     if angles.shape != (len(velocity),):
         raise ValueError(f"angles must have shape ({len(velocity)},), got {angles.shape}")
     gap = wrap_angle(targets[:, None] - angles[None, :])
-    nearest = np.argmin(np.abs(gap), axis=1)
-    return rotate_xy(velocity[nearest], gap[np.arange(len(targets)), nearest])
+    if source == "nearest":
+        chosen = np.argmin(np.abs(gap), axis=1)
+    else:
+        chosen = check_random_state(random_state).randint(0, len(velocity), len(targets))
+    return rotate_xy(velocity[chosen], gap[np.arange(len(targets)), chosen])
 
 
 def _uniform_angles(n: int) -> np.ndarray:
@@ -120,11 +133,15 @@ class SyntheticAugmenter(BaseEstimator):
         starting at 0. An array of angles (n,), in radians, or of velocity trajectories
         (n, bins, dims): explicit conditions, cycled in order to the number of synthetic
         trials; this is how conditions absent from training (unseen reach directions) are
-        generated. With ``condition="velocity"``, a target angle gets the training trajectory
-        whose reach angle is nearest, rotated (its x/y channels) onto the target angle
-        (:func:`trajectories_at`).
+        generated. With ``condition="velocity"``, a target angle gets a training trajectory
+        rotated (its x/y channels) onto the target angle (:func:`trajectories_at`): the one
+        whose reach angle is nearest, or any (``trajectory_source``).
         Angles of training trials come from ``angles`` in :meth:`fit_resample`, else from
         ``y`` (:func:`eag_augment.trials.angle_of_reach`: direction of net displacement).
+    trajectory_source : {"nearest", "any"}, default="nearest"
+        Which training trajectory is rotated onto a target angle (condition "velocity" with
+        angles as conditions): the nearest in reach angle, or any, drawn at random (more
+        variety in the speed profiles at directions far from every training trial).
     guidance_scale : float, optional
         Classifier-free guidance strength for sampling; the generator's own when None.
     bin_ms : float, default=5.0
@@ -188,6 +205,7 @@ class SyntheticAugmenter(BaseEstimator):
         "n_synthetic": [non_negative_int, None],
         "condition": [StrOptions({"angle", "velocity"}), None],
         "conditions": [StrOptions(set(CONDITION_MODES)), "array-like"],
+        "trajectory_source": [StrOptions(set(TRAJECTORY_SOURCES))],
         "guidance_scale": [non_negative_real, None],
         "bin_ms": [positive_real],
         "prefit": ["boolean"],
@@ -202,6 +220,7 @@ class SyntheticAugmenter(BaseEstimator):
         n_synthetic: int | None = None,
         condition: str | None = "velocity",
         conditions="match",
+        trajectory_source: str = "nearest",
         guidance_scale: float | None = None,
         bin_ms: float = 5.0,
         prefit: bool = False,
@@ -213,6 +232,7 @@ class SyntheticAugmenter(BaseEstimator):
         self.n_synthetic = n_synthetic
         self.condition = condition
         self.conditions = conditions
+        self.trajectory_source = trajectory_source
         self.guidance_scale = guidance_scale
         self.bin_ms = bin_ms
         self.prefit = prefit
@@ -383,7 +403,8 @@ class SyntheticAugmenter(BaseEstimator):
             targets = conditions[_cycle(len(conditions), n, rng)]
         if self.condition == "angle":
             return {"angle": wrap_angle(targets)}
-        return {"velocity": trajectories_at(targets, y, train_angles)}
+        return {"velocity": trajectories_at(targets, y, train_angles,
+                                            source=self.trajectory_source, random_state=rng)}
 
     # -------------------------------------------------------------- public API
     def fit(self, X, y, **params) -> SyntheticAugmenter:

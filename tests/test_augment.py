@@ -448,3 +448,22 @@ def test_sklearn_estimator_checks():
                     "check_set_params", "check_complex_data", "check_estimator_sparse_array",
                     "check_requires_y_none", "check_parameters_default_constructible"):
         assert status[passing] == "passed"
+
+
+def test_any_trajectory_can_be_rotated_onto_unseen_angles(data):
+    X, y = data
+    y = y * np.linspace(0.5, 1.5, len(y))[:, None, None]   # speed profiles that differ
+    target = np.radians(100.0)
+    for source, expect_variety in (("nearest", False), ("any", True)):
+        aug = psth_augmenter(ratio=2, condition="velocity", conditions=[target],
+                             trajectory_source=source)
+        _, y_aug = aug.fit_resample(X, y)
+        synthetic = np.asarray(y_aug)[len(X):]
+        np.testing.assert_allclose(angle_of_reach(synthetic), target, atol=1e-9)
+        distinct = len({np.round(v, 6).tobytes() for v in synthetic})
+        assert (distinct > 1) == expect_variety
+
+
+def test_trajectories_at_refuses_an_unknown_source(data):
+    with pytest.raises(ValueError, match="source must be one of"):
+        trajectories_at([0.0], data[1], source="random")
