@@ -45,7 +45,13 @@ class LatentGenerator(BaseGenerator):
     and sampling, and ``n_threads`` (torch threads during fit and sample; None leaves torch's
     setting alone). ``_check_prior(n_bins, n_channels)`` may refuse a configuration before any
     training starts.
+
+    Unlabelled spikes (``fit(trials, unlabelled=...)``) train the autoencoder beside the
+    trials' own spikes; the prior, which models latents with their behaviour, learns from the
+    labelled trials only.
     """
+
+    supports_unlabelled = True
 
     #: Hyperparameters every latent generator has (subclasses add their own).
     _parameter_constraints: ClassVar[dict] = {
@@ -68,16 +74,21 @@ class LatentGenerator(BaseGenerator):
         """Raise ValueError for a prior that cannot model (trials, n_bins, n_channels)."""
 
     def _fit(self, trials: TrialSet, rng: np.random.Generator,
-             fitted_autoencoder: LatentAutoencoder | None = None) -> None:
+             fitted_autoencoder: LatentAutoencoder | None = None,
+             unlabelled: np.ndarray | None = None) -> None:
         with threads(self.n_threads):
-            self._fit_stages(trials, rng, fitted_autoencoder)
+            self._fit_stages(trials, rng, fitted_autoencoder, unlabelled)
 
     def _fit_stages(self, trials: TrialSet, rng: np.random.Generator,
-                    fitted_autoencoder: LatentAutoencoder | None) -> None:
+                    fitted_autoencoder: LatentAutoencoder | None,
+                    unlabelled: np.ndarray | None) -> None:
         if fitted_autoencoder is not None and (
                 getattr(fitted_autoencoder, "n_neurons_", None) != trials.n_neurons):
             raise ValueError("fitted_autoencoder must be a LatentAutoencoder fitted on "
                              f"{trials.n_neurons} neurons")
+        if fitted_autoencoder is not None and unlabelled is not None:
+            raise ValueError("unlabelled spikes train the autoencoder, and fitted_autoencoder "
+                             "is fitted already: fit it with them, or drop one of the two")
         ae = fitted_autoencoder
         if ae is None:
             ae = clone(self.autoencoder) if self.autoencoder is not None else LatentAutoencoder()
@@ -91,8 +102,11 @@ class LatentGenerator(BaseGenerator):
             if ae.random_state is None:
                 ae.set_params(random_state=int(rng.integers(2**31)))
             ae.set_params(device=self.device, verbose=self.verbose)
-            ae.fit(trials)
+            ae.fit(trials if unlabelled is None else TrialSet(
+                np.concatenate([trials.spikes, unlabelled]), bin_ms=trials.bin_ms,
+                neuron_ids=trials.neuron_ids, heldout=trials.heldout))
         self.autoencoder_ = ae
+        self.n_unlabelled_ = 0 if unlabelled is None else len(unlabelled)
         z = ae.encode(trials)
         x = np.concatenate([z, trials.behavior], axis=2) if self.generates_behavior_ else z
         self.x_mean_, self.x_std_ = _zscore_stats(x)

@@ -1,0 +1,104 @@
+"""Label-scarce learning: unlabelled spikes reach the generator and FactorDecoder, never labels."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from eag_augment import SyntheticAugmenter
+from eag_augment.decoders import RidgeDecoder
+from eag_augment.factors import FactorDecoder
+from eag_augment.generators import (EAGGenerator, LatentAutoencoder, PSTHPoissonGenerator)
+from eag_augment.model_selection import default_search_space, tuned_pipeline
+
+AE = dict(latent_dim=4, channels=8, n_blocks=1, state_dim=8, epochs=3, device="cpu",
+          random_state=0)
+
+
+@pytest.fixture
+def split(tiny_reach):
+    return tiny_reach[:16], tiny_reach[16:40], tiny_reach[40:]
+
+
+def test_factor_decoder_learns_its_autoencoder_from_real_and_unlabelled_spikes(split):
+    labelled, unlabelled, test = split
+    dec = FactorDecoder(RidgeDecoder(lags=2), LatentAutoencoder(**AE))
+    dec.fit(labelled.spikes, labelled.behavior, unlabelled=unlabelled.spikes)
+    assert dec.n_unlabelled_ == unlabelled.n_trials
+    # The autoencoder saw 16 + 24 trials: 10 % held out for its early stopping.
+    assert dec.autoencoder_.n_neurons_ == labelled.n_neurons
+    pred = dec.predict(test.spikes)
+    assert pred.shape == test.behavior.shape and np.isfinite(pred).all()
+    assert np.isfinite(dec.score(test.spikes, test.behavior))
+
+
+def test_factor_decoder_keeps_synthetic_trials_out_of_its_autoencoder(split):
+    labelled, _, _ = split
+    X = np.concatenate([labelled.spikes, labelled.spikes * 50])
+    y = np.concatenate([labelled.behavior, labelled.behavior])
+    mask = np.arange(len(X)) >= labelled.n_trials
+    a = FactorDecoder(RidgeDecoder(lags=2), LatentAutoencoder(**AE)).fit(X, y, is_synthetic=mask)
+    b = FactorDecoder(RidgeDecoder(lags=2), LatentAutoencoder(**AE)).fit(
+        labelled.spikes, labelled.behavior)
+    z = labelled.spikes[:3]
+    np.testing.assert_allclose(a.autoencoder_.encode(z), b.autoencoder_.encode(z), rtol=1e-5)
+
+
+def test_factor_decoder_path_shares_the_autoencoder_and_matches_separate_fits(split):
+    labelled, unlabelled, test = split
+    proto = FactorDecoder(RidgeDecoder(lags=2), LatentAutoencoder(**AE))
+    settings = [{"decoder__alpha": 1.0}, {"decoder__alpha": 100.0}]
+    path = proto.fit_path(labelled.spikes, labelled.behavior, settings,
+                          unlabelled=unlabelled.spikes)
+    assert path[0].autoencoder_ is path[1].autoencoder_
+    for setting, fitted in zip(settings, path):
+        alone = clone(proto).set_params(**setting).fit(labelled.spikes, labelled.behavior,
+                                                       unlabelled=unlabelled.spikes)
+        np.testing.assert_allclose(fitted.predict(test.spikes), alone.predict(test.spikes),
+                                   rtol=1e-6, atol=1e-9)
+    assert default_search_space(proto) == {"decoder__alpha": default_search_space(
+        RidgeDecoder())["alpha"]}
+
+
+def test_tuned_factor_decoder_gets_the_unlabelled_spikes(split):
+    labelled, unlabelled, _ = split
+    pipe = tuned_pipeline(FactorDecoder(RidgeDecoder(lags=2), LatentAutoencoder(**AE)),
+                          param_grid={"decoder__alpha": [1.0, 100.0]}, cv=2, random_state=0)
+    pipe.fit(labelled.spikes, labelled.behavior, unlabelled=unlabelled.spikes)
+    assert pipe.best_estimator_.n_unlabelled_ == unlabelled.n_trials
+
+
+def test_unlabelled_spikes_with_nothing_to_learn_from_them_are_refused(split):
+    labelled, unlabelled, _ = split
+    with pytest.raises(ValueError, match="nothing here learns from them"):
+        tuned_pipeline(RidgeDecoder(), cv=2).fit(labelled.spikes, labelled.behavior,
+                                                 unlabelled=unlabelled.spikes)
+
+
+@pytest.mark.parametrize(("make", "match"), [
+    (lambda u: u[:, :3], r"unlabelled must have \(bins, neurons\)"),
+    (lambda u: -u - 1, "non-negative"),
+])
+def test_bad_unlabelled_spikes_are_refused(split, make, match):
+    labelled, unlabelled, _ = split
+    with pytest.raises(ValueError, match=match):
+        FactorDecoder(RidgeDecoder(), LatentAutoencoder(**AE)).fit(
+            labelled.spikes, labelled.behavior, unlabelled=make(unlabelled.spikes))
+
+
+def test_generators_without_an_autoencoder_refuse_unlabelled_spikes(split):
+    labelled, unlabelled, _ = split
+    aug = SyntheticAugmenter(PSTHPoissonGenerator(), ratio=1, bin_ms=10)
+    with pytest.raises(ValueError, match="PSTHPoissonGenerator cannot learn from unlabelled"):
+        aug.fit_resample(labelled.spikes, labelled.behavior, unlabelled=unlabelled.spikes)
+
+
+def test_the_augmenter_passes_unlabelled_spikes_to_the_generators_autoencoder(split):
+    labelled, unlabelled, _ = split
+    gen = EAGGenerator(autoencoder=LatentAutoencoder(**AE), width=8, depth=1, heads=2,
+                       n_buffer=1, head_width=8, head_blocks=1, epochs=1, device="cpu")
+    aug = SyntheticAugmenter(gen, ratio=1, bin_ms=10, random_state=0)
+    aug.fit_resample(labelled.spikes, labelled.behavior, unlabelled=unlabelled.spikes)
+    assert aug.generator_.n_unlabelled_ == unlabelled.n_trials
+    with pytest.raises(ValueError, match="prefit"):
+        clone(aug).set_params(generator=aug.generator_, prefit=True).fit_resample(
+            labelled.spikes, labelled.behavior, unlabelled=unlabelled.spikes)
