@@ -1,0 +1,115 @@
+"""Label-scarce learning on the real M1 recording: few labelled windows, many unlabelled ones.
+
+    python benchmarks/label_scarce.py [--mat PATH]        # 2, 5, 10 % labelled, five folds
+    python benchmarks/label_scarce.py --quick             # end-to-end check, numbers meaningless
+    python benchmarks/label_scarce.py --report-only       # tables from the last run
+
+Each outer fold of decoding_gain_m1 (blocked, five folds) labels only the leading part of its
+training pool and gives the rest of the pool's spikes without velocity
+(benchmarks/specs/label_scarce_m1.toml, ``[sweep] unlabelled = true``; never the test block).
+EAG learns its autoencoder from labelled and unlabelled spikes; FactorDecoder, the fair
+baseline, decodes from the rates the same autoencoder infers after learning from the same
+spikes, without generating anything. When the M1 decoding-gain run of the same commit exists
+(runs/benchmarks/decoding_gain_m1), its EAG pipelines, fitted on the labelled windows only,
+join the comparison as "eag (labelled only)": same folds, segments and test windows.
+Writes benchmarks/results/label_scarce_m1[_quick].json / .md / _gains.png.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, machine, setup, shown, spec_overrides, write_json  # noqa: E402
+from decoding_gain import (DEFAULT_MAT, SPECS, _panels, build_parser,  # noqa: E402
+                           check_targets, head_to_head, ratio_choices, records,
+                           report_markdown)
+
+from eag_augment.pipelines import compare, load_predictions, load_spec, run  # noqa: E402
+
+LABELLED_ONLY = "eag (labelled only)"
+
+
+def labelled_only(rows: pd.DataFrame, predictions: dict, run_dir: Path
+                  ) -> tuple[pd.DataFrame, dict]:
+    """The EAG pipelines of the decoding-gain run at this run's fractions, folds and decoders,
+    renamed ``LABELLED_ONLY``; nothing when that run is absent."""
+    results = run_dir / "results.json"
+    if not results.exists():
+        return rows, predictions
+    other = pd.DataFrame(json.loads(results.read_text())["rows"])
+    keep = other[(other.augmenter == "eag") & other.train_fraction.isin(rows.train_fraction)
+                 & other.seed.isin(rows.seed) & other.decoder.isin(rows.decoder)]
+    if keep.empty:
+        return rows, predictions
+    theirs, _ = load_predictions(run_dir / "predictions.npz")
+    added = {(f, s, LABELLED_ONLY, d, m, t): v for (f, s, a, d, m, t), v in theirs.items()
+             if a == "eag" and ((keep.train_fraction == f) & (keep.seed == s)
+                                & (keep.decoder == d)).any()}
+    return (pd.concat([rows, keep.assign(augmenter=LABELLED_ONLY)], ignore_index=True),
+            {**predictions, **added})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    parser.set_defaults(dataset="m1")
+    args = parser.parse_args(argv)
+    setup(args)
+    logging.basicConfig(format="[%(name)s] %(message)s")
+    logging.getLogger("eag_augment").setLevel(logging.INFO)
+    if not args.mat.is_file():
+        print(f"label_scarce: skipping: no recording at {args.mat} (see {DEFAULT_MAT.name} in "
+              "../shared/data/README.md); pass its path with --mat.")
+        return 0
+    overrides = spec_overrides(args) + [f'dataset.path="{args.mat.resolve()}"']
+    profile = "quick" if args.quick else args.profile
+    spec = load_spec(SPECS / "label_scarce_m1.toml", profile=profile, overrides=overrides)
+    spec.output = ROOT / spec.output
+    stem = "label_scarce_m1" + (f"_{profile}" if profile else "")
+    out = args.out
+    if args.report_only:
+        saved = json.loads((spec.output / "results.json").read_text())
+        rows, wall_s = pd.DataFrame(saved["rows"]), saved["wall_s"]
+        info = json.loads((out / f"{stem}.json").read_text())["machine"]
+    else:
+        result = run(spec, verbose=1)
+        rows, wall_s = result.rows, result.wall_s
+        info = {**machine(), "torch_threads": spec.torch_threads}
+    predictions, targets = load_predictions(spec.output / "predictions.npz")
+    if profile is None:
+        rows, predictions = labelled_only(rows, predictions,
+                                          ROOT / "runs" / "benchmarks" / "decoding_gain_m1")
+    comparison = compare(rows, predictions, targets)
+    versus = head_to_head(rows, predictions, targets, shared_test=False)
+    choices = ratio_choices(rows)
+    checks = check_targets(comparison, versus, None, "m1")
+    gains = _panels(comparison[comparison.augmenter != "none"], "diff", "diff_low",
+                    "diff_high", out / f"{stem}_gains.png",
+                    "R^2 minus the tuned baseline (95 % CI)",
+                    "M1, labelled fraction + unlabelled rest of the training pool: gain over "
+                    "the same decoder tuned without augmentation", zero_line=True)
+    md = report_markdown(stem, comparison, versus, None, choices, checks, info, wall_s)
+    md += ("\nDecoders: `factor_ridge` is FactorDecoder (ridge on the rates an autoencoder "
+           "infers after learning from the labelled and unlabelled spikes): the baseline that "
+           "gets the unlabelled spikes without generating. 'eag' learns its autoencoder from "
+           f"the same spikes; '{LABELLED_ONLY}' is decoding_gain_m1's EAG, fitted on the "
+           "labelled windows only (same folds and test windows).\n")
+    (out / f"{stem}.md").write_text(md)
+    write_json(out / f"{stem}.json", {
+        "benchmark": "label_scarce", "dataset": "m1", "profile": profile,
+        "machine": info, "wall_s": wall_s, "spec": spec.raw,
+        "comparison": records(comparison), "eag_versus": records(versus),
+        "ratio_choices": records(choices), "targets": checks,
+        "figures": {"gains": shown(gains)}, "rows": records(rows),
+    })
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
