@@ -69,17 +69,16 @@ def check_precision(precision: str) -> str:
     return precision
 
 
-def uses_bf16(device: torch.device, precision: str, *, training: bool) -> bool:
-    """Whether ``precision`` means bfloat16 on ``device`` for training or for sampling.
+def uses_bf16(device: torch.device, precision: str) -> bool:
+    """Whether ``precision`` means bfloat16 autocast on ``device`` (training and sampling).
 
-    "auto" samples in bf16 wherever bf16 is native (CPUs with AVX512-BF16 or AMX, CUDA GPUs
-    with bf16), and trains in bf16 on such CUDA GPUs only: on a 2-core AVX512-BF16 CPU, bf16
-    training of the default models was measured no faster (their steps are bound by
-    element-wise work and small matrix products, docs/training.md).
+    "auto" is bfloat16 wherever it is native: CPUs with AVX512-BF16 or AMX and CUDA GPUs with
+    bf16. Models keep float32 where bf16 was measured not to pay or to lose too much: S4 FFTs
+    always, the EAG transformer's attention on CPUs (docs/training.md).
     """
     if check_precision(precision) != "auto":
         return precision == "bf16"
-    return fast_bf16(device) and (device.type == "cuda" or not training)
+    return fast_bf16(device)
 
 
 def training_autocast(device: torch.device):
@@ -89,8 +88,7 @@ def training_autocast(device: torch.device):
 
 def autocast_context(device: torch.device, precision: str):
     """Autocast for sampling: "fp32" (none), "bf16", or "auto" (bf16 where it is native)."""
-    return torch.autocast(device.type, dtype=torch.bfloat16,
-                          enabled=uses_bf16(device, precision, training=False))
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=uses_bf16(device, precision))
 
 
 @contextlib.contextmanager

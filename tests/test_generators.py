@@ -8,8 +8,8 @@ from sklearn.exceptions import NotFittedError
 
 from eag_augment import TrialSet
 from eag_augment.checkpoint import read_config
-from eag_augment.generators import (EAGGenerator, LatentAutoencoder, PSTHPoissonGenerator,
-                                    load_generator)
+from eag_augment.generators import (GENERATORS, PRESETS, EAGGenerator, LatentAutoencoder,
+                                    PSTHPoissonGenerator, load_generator, make_generator)
 from eag_augment.generators.eag import _patch, _unpatch
 from eag_augment.nn.energy import cosine_mask_schedule, energy_score
 from eag_augment.nn.s4 import S4D
@@ -253,3 +253,33 @@ def test_autoencoder_save_load(tiny_autoencoder, tiny_reach, tmp_path):
     assert again.get_params() == tiny_autoencoder.get_params()
     with pytest.raises(ValueError, match="not a LatentAutoencoder"):
         LatentAutoencoder.load(PSTHPoissonGenerator().fit(tiny_reach).save(tmp_path / "p.pt"))
+
+
+# ------------------------------------------------------------------ presets
+def test_cpu_presets_are_the_class_defaults_and_overrides_apply():
+    for kind, klass in GENERATORS.items():
+        gen = make_generator(kind)
+        default = klass(autoencoder=LatentAutoencoder()) if "autoencoder" in \
+            klass().get_params() else klass()
+        params = {k: v for k, v in gen.get_params().items() if k != "autoencoder"}
+        assert params == {k: v for k, v in default.get_params().items() if k != "autoencoder"}
+    gen = make_generator("eag", "quick", steps=5, autoencoder__latent_dim=4)
+    assert gen.steps == 5 and gen.autoencoder.latent_dim == 4 and gen.width == 32
+    with pytest.raises(ValueError, match="kind must be one of"):
+        make_generator("gan")
+    with pytest.raises(ValueError, match="preset of 'eag' must be one of"):
+        make_generator("eag", "ldns")
+
+
+@pytest.mark.parametrize("kind, preset", [("eag", "paper"), ("latent_diffusion", "ldns"),
+                                          ("langevin", "paper")])
+def test_gpu_presets_build_and_train_a_step_on_tiny_data(kind, preset, tiny_reach):
+    """Paper sizes are not trained here (a GPU's work): one epoch on 48 tiny trials."""
+    short = {"epochs": 1} if kind == "langevin" else {"epochs": 1, "autoencoder__epochs": 1}
+    gen = make_generator(kind, preset, device="cpu", random_state=0, **short)
+    gen.fit(tiny_reach)
+    fast = {"sampler": "ddim", "n_steps": 2} if kind == "latent_diffusion" else {}
+    out = gen.sample(2, random_state=0, **fast)
+    assert out.spikes.shape == (2, tiny_reach.n_bins, tiny_reach.n_neurons)
+    if kind == "eag":
+        assert gen.module_.n_tokens == tiny_reach.n_bins  # one bin per token, as in the paper

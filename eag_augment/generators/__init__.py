@@ -8,8 +8,10 @@ from eag_augment.generators.encoding import PoissonEncodingGenerator
 from eag_augment.generators.jitter import PoissonJitterGenerator
 from eag_augment.generators.langevin import LangevinFlowGenerator
 from eag_augment.generators.oracle import OracleGenerator
+from eag_augment.generators.presets import GENERATORS, PRESETS, make_generator
 from eag_augment.generators.psth import PSTHPoissonGenerator
 
 __all__ = ["BaseGenerator", "EAGGenerator", "LangevinFlowGenerator", "LatentAutoencoder",
            "LatentDiffusionGenerator", "OracleGenerator", "PSTHPoissonGenerator",
-           "PoissonEncodingGenerator", "PoissonJitterGenerator", "load_generator"]
+           "PoissonEncodingGenerator", "PoissonJitterGenerator", "GENERATORS", "PRESETS",
+           "load_generator", "make_generator"]

@@ -5,6 +5,9 @@ whole fit and batches are index tensors drawn there; the loss is accumulated on 
 read once per epoch (no host synchronisation per step); the optimiser, gradient clipping and
 the EMA update are foreach (fused on CUDA) operations over all parameters at once. A loss or
 validation loss that turns NaN or infinite stops the fit with :class:`TrainingDivergedError`.
+
+torch.compile is not offered: on a 2-core AVX512 CPU it took 25-50 s to compile a step of the
+default autoencoder or EAG prior and made no step faster (docs/training.md).
 """
 
 from __future__ import annotations
@@ -94,7 +97,6 @@ def fit_module(
     patience: int | None = None,
     ema_decay: float | None = None,
     bf16: bool = False,
-    compile: bool = False,
     verbose: int = 0,
     stage: str = "training",
 ) -> tuple[nn.Module, TrainingHistory]:
@@ -126,8 +128,6 @@ def fit_module(
     bf16 : bool
         Autocast the forward pass (``step_loss``) to bfloat16; the optimiser state, weights and
         gradients stay float32.
-    compile : bool
-        ``torch.compile`` ``step_loss`` (forward and backward).
     verbose : int
         > 0: a progress bar over epochs.
     stage : str
@@ -165,7 +165,6 @@ def fit_module(
         ema.requires_grad_(False)
         ema_params = list(ema.parameters())
         live_params = list(model.parameters())
-    loss_of = torch.compile(step_loss) if compile else step_loss
     autocast = training_autocast(device) if bf16 else contextlib.nullcontext()
     gen = torch_generator(int(rng.integers(2**63)), device)
     losses = torch.zeros(per_epoch, device=device)
@@ -177,7 +176,7 @@ def fit_module(
         order = torch.randperm(n_train, generator=gen, device=device)
         for i in range(per_epoch):
             with autocast:
-                loss = loss_of(order[i * batch:(i + 1) * batch])
+                loss = step_loss(order[i * batch:(i + 1) * batch])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if grad_clip:

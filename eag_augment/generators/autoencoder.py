@@ -59,8 +59,9 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
     validation_fraction : float
         Share of the training trials held out for early stopping.
     precision : {"auto", "fp32", "bf16"}
-        Arithmetic of training (the S4 layers always compute in float32): "auto" trains in
-        bfloat16 autocast on CUDA GPUs with native bf16, in float32 elsewhere.
+        Arithmetic of training: "auto" is bfloat16 autocast where it is native (CPUs with
+        AVX512-BF16 or AMX, CUDA GPUs), float32 elsewhere; the S4 layers always compute in
+        float32, and encoding and decoding after the fit run in float32.
     n_threads : int or None
         Torch threads during fit (None: torch's current setting).
     device : str
@@ -211,7 +212,7 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
                 model, step_loss, len(x_train), epochs=epochs, batch_size=self.batch_size,
                 lr=self.lr, weight_decay=self.weight_decay, grad_clip=self.grad_clip, rng=rng,
                 val_loss=val_loss, patience=patience,
-                bf16=uses_bf16(self.device_, self.precision, training=True),
+                bf16=uses_bf16(self.device_, self.precision),
                 verbose=self.verbose, stage="autoencoder",
             )
         self.n_neurons_ = spikes.shape[2]

@@ -171,7 +171,7 @@ class LatentDiffusionGenerator(LatentGenerator):
             epochs=resolve_epochs(self.epochs, self.steps, len(data), self.batch_size),
             batch_size=self.batch_size,
             lr=self.lr, weight_decay=self.weight_decay, grad_clip=self.grad_clip,
-            ema_decay=self.ema_decay, bf16=uses_bf16(dev, self.precision, training=True),
+            ema_decay=self.ema_decay, bf16=uses_bf16(dev, self.precision),
             rng=rng, verbose=self.verbose, stage="latent diffusion",
         )
 
