@@ -10,8 +10,9 @@ from eag_augment import TrialSet
 from eag_augment.checkpoint import read_config
 from eag_augment.generators import (GENERATORS, PRESETS, EAGGenerator, LatentAutoencoder,
                                     PSTHPoissonGenerator, load_generator, make_generator)
-from eag_augment.generators.eag import _patch, _unpatch
-from eag_augment.nn.energy import cosine_mask_schedule, energy_score
+from eag_augment.generators.eag import _patch, _unpatch, guidance_ramp
+from eag_augment.nn.energy import (AdaLNNoiseHead, EnergyTransformer, cosine_mask_schedule,
+                                   energy_score)
 from eag_augment.nn.s4 import S4D
 
 TINY_EAG = dict(width=16, depth=1, heads=2, n_buffer=2, head_width=16, head_blocks=1,
@@ -51,11 +52,44 @@ def test_energy_score_is_minimised_by_the_true_distribution():
     assert energy_score(point, point, point).item() == pytest.approx(0.0, abs=1e-3)
 
 
+def test_features_at_queried_tokens_equal_the_full_pass():
+    torch.manual_seed(0)
+    model = EnergyTransformer(12, 6, width=32, depth=2, heads=4, n_buffer=3, velocity_dim=4,
+                              angle_condition=True, head_width=16, head_blocks=1,
+                              noise_dim=8).eval()
+    tokens, velocity, angle = torch.randn(5, 12, 6), torch.randn(5, 12, 4), torch.randn(5)
+    mask = torch.rand(5, 12) < 0.5
+    query = torch.rand(5, 12).argsort(1)[:, :3]
+    with torch.no_grad():
+        full = model.features(tokens, mask, angle, velocity)
+        part = model.features(tokens, mask, angle, velocity, query=query)
+    torch.testing.assert_close(part, full.gather(1, query[..., None].expand(-1, -1, 32)))
+
+
+def test_head_noise_must_cover_the_token(tiny_reach, tiny_autoencoder):
+    with pytest.raises(ValueError, match="noise_dim .8. must be at least token_dim .12."):
+        AdaLNNoiseHead(16, 12, noise_dim=8)
+    gen = EAGGenerator(**{**TINY_EAG, "noise_dim": 11, "condition": "angle"})
+    with pytest.raises(ValueError, match=r"noise_dim=11 is smaller than a token, patch_size 2 "
+                       r"x 6 channels = 12 values"):
+        gen.fit(tiny_reach, fitted_autoencoder=tiny_autoencoder)
+    gen = EAGGenerator(**{**TINY_EAG, "noise_dim": None, "condition": "angle"})
+    assert gen.fit(tiny_reach, fitted_autoencoder=tiny_autoencoder).module_.head.noise_dim == 64
+
+
 @pytest.mark.parametrize("length, steps", [(28, 16), (28, 32), (140, 8), (5, 1), (3, 3)])
 def test_cosine_schedule_reveals_every_token(length, steps):
     left = cosine_mask_schedule(length, steps)
     assert len(left) == min(length, steps) and left[-1] == 0
     assert all(b < a for a, b in zip([length] + left, left))
+
+
+def test_guidance_is_on_from_the_first_step_and_full_at_the_last():
+    left = cosine_mask_schedule(28, 16)
+    weights = [guidance_ramp(3.0, 28, k) for k in left]
+    assert 1.0 < weights[0] < 1.2 and weights[-1] == 3.0
+    assert all(b > a for a, b in zip(weights, weights[1:]))
+    assert guidance_ramp(1.0, 28, 5) == 1.0
 
 
 def test_patch_roundtrip_with_padding():

@@ -32,6 +32,15 @@ def _unpatch(tokens: torch.Tensor, patch: int, n_bins: int) -> torch.Tensor:
     return tokens.reshape(n, length * patch, pc // patch)[:, :n_bins]
 
 
+def guidance_ramp(scale: float, n_tokens: int, left: int) -> float:
+    """Guidance weight of a sampling step that leaves ``left`` of ``n_tokens`` masked.
+
+    Linear from 1 to ``scale`` in the share of tokens revealed after the step (as MAR/EAG do):
+    the first step is already guided, the last (left = 0) uses the full scale.
+    """
+    return 1.0 + (scale - 1.0) * (n_tokens - left) / n_tokens
+
+
 class EAGGenerator(LatentGenerator):
     """Energy-based autoregressive generator of spiking trials with classifier-free guidance.
 
@@ -254,19 +263,15 @@ class EAGGenerator(LatentGenerator):
                               torch.ones(n, dtype=torch.bool, device=dev)])
         previous = length
         for left in cosine_mask_schedule(length, n_steps):
+            reveal = order[:, left:previous]
             if guided:
                 f_both = model.features(both(tokens), both(mask), both(ang), both(vel),
                                         drop if ang is not None else None,
-                                        drop if vel is not None else None)
-                # Guidance ramps linearly from 1 to the target with the share of tokens
-                # revealed after this step (as MAR/EAG do): the first step is already
-                # guided, the last uses the full scale.
-                g = 1.0 + (guidance_scale - 1.0) * (length - left) / length
-                feats = g * f_both[:n] + (1.0 - g) * f_both[n:]
+                                        drop if vel is not None else None, query=both(reveal))
+                g = guidance_ramp(guidance_scale, length, left)
+                f = g * f_both[:n] + (1.0 - g) * f_both[n:]
             else:
-                feats = model.features(tokens, mask, ang, vel)
-            reveal = order[:, left:previous]
-            f = feats[rows, reveal]
+                f = model.features(tokens, mask, ang, vel, query=reveal)
             noise = model.head.sample_noise(tuple(f.shape[:2]), generator, dev)
             tokens[rows, reveal] = model.head(f, noise).to(tokens.dtype)
             mask[rows, reveal] = False

@@ -14,6 +14,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 __all__ = ["AdaLNNoiseHead", "EnergyTransformer", "cosine_mask_schedule", "energy_score"]
 
@@ -164,12 +165,16 @@ class EnergyTransformer(nn.Module):
         velocity: torch.Tensor | None = None,
         drop_angle: torch.Tensor | None = None,
         drop_velocity: torch.Tensor | None = None,
+        query: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Transformer feature per token (batch, n_tokens, width).
 
         tokens (batch, n_tokens, token_dim); mask (batch, n_tokens) True where the token is
         hidden; angle (batch,) radians; velocity (batch, n_tokens, velocity_dim);
         drop_* (batch,) True where the condition is replaced by its null embedding.
+        query (batch, k), optional: the token positions whose features are wanted, returned
+        as (batch, k, width); the last layer then computes queries, attention output and MLP
+        at those positions only (a sampling step needs the k tokens it reveals).
         """
         batch = tokens.shape[0]
         x = self.token_in(tokens)
@@ -190,8 +195,29 @@ class EnergyTransformer(nn.Module):
                 a = torch.where(drop_angle[:, None], self.null_angle, a)
             buf = buf + a[:, None, :]
         h = torch.cat([buf, x], dim=1) + self.pos
-        h = self.encoder(h)
-        return self.norm(h[:, self.n_buffer:])
+        if query is None:
+            return self.norm(self.encoder(h)[:, self.n_buffer:])
+        *first, last = self.encoder.layers
+        for layer in first:
+            h = layer(h)
+        return self.norm(_layer_at(last, h, query + self.n_buffer))
+
+
+def _layer_at(layer: nn.TransformerEncoderLayer, h: torch.Tensor,
+              rows: torch.Tensor) -> torch.Tensor:
+    """``layer(h)`` at positions ``rows`` (batch, k) of a norm-first encoder layer (eval mode):
+    keys and values from every position, everything else at the k positions only."""
+    attn, (b, _, c) = layer.self_attn, h.shape
+    w_q, w_kv = attn.in_proj_weight.split([c, 2 * c])
+    b_q, b_kv = attn.in_proj_bias.split([c, 2 * c])
+    y = layer.norm1(h)
+    at = rows[..., None].expand(-1, -1, c)
+    heads = lambda t: t.unflatten(-1, (attn.num_heads, -1)).transpose(1, 2)  # noqa: E731
+    q = F.linear(y.gather(1, at), w_q, b_q)
+    k, v = F.linear(y, w_kv, b_kv).chunk(2, dim=-1)
+    a = F.scaled_dot_product_attention(heads(q), heads(k), heads(v))
+    x = h.gather(1, at) + attn.out_proj(a.transpose(1, 2).flatten(2))
+    return x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
 
 
 def cosine_mask_schedule(n_tokens: int, n_steps: int) -> list[int]:
