@@ -10,7 +10,7 @@ from eag_augment import SyntheticAugmenter
 from eag_augment.decoders import GRUDecoder, KalmanFilterDecoder, RidgeDecoder
 from eag_augment.generators import PSTHPoissonGenerator
 from eag_augment.metrics import velocity_r2
-from eag_augment.model_selection._search import _synthetic_pools
+from eag_augment.model_selection._tuning import _synthetic_pools
 from eag_augment.model_selection import (BlockedKFold, TunedPipeline, bootstrap_r2,
                                          default_search_space, tune_decoders, tuned_pipeline,
                                          velocity_r2_scorer)

@@ -9,7 +9,6 @@ sampling, seeding, fits that succeed whole or change nothing, and checkpoint fil
 
 from __future__ import annotations
 
-import copy
 import numbers
 import os
 from pathlib import Path

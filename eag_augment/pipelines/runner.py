@@ -25,7 +25,7 @@ from sklearn.base import clone
 
 from eag_augment.metrics import velocity_r2
 from eag_augment.model_selection import BlockedKFold
-from eag_augment.model_selection._search import (_augmentations, _decoder_settings,
+from eag_augment.model_selection._tuning import (_augmentations, _decoder_settings,
                                                  _learns_unlabelled, _takes_unlabelled, _tune)
 from eag_augment.pipelines.comparison import compare, comparison_markdown
 from eag_augment.pipelines.data import fold_split, load_dataset, subset_indices
