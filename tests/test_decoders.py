@@ -434,3 +434,18 @@ def test_generated_rates_with_nearly_constant_features_do_not_break_the_linear_a
     fitted = clone(decoder).fit(X, y)
     assert np.isfinite(fitted.predict(X)).all()
     assert fitted.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("klass", [RidgeDecoder, WienerFilterDecoder])
+def test_fit_path_over_lags_and_penalties_equals_separate_fits(klass):
+    rng = np.random.default_rng(1)
+    X = rng.poisson(2.0, size=(12, 15, 6))
+    y = rng.normal(size=(12, 15, 2)) + X[..., :2]
+    settings = [{"lags": 1}, {"lags": 4}, {"lags": 2}]
+    if klass is RidgeDecoder:
+        settings = [{**s, "alpha": a} for s in settings for a in (0.5, 50.0)]
+    path = klass().fit_path(X, y, settings)
+    for setting, fitted in zip(settings, path):
+        alone = klass(**setting).fit(X, y)
+        np.testing.assert_allclose(fitted.coef_, alone.coef_, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(fitted.intercept_, alone.intercept_, rtol=1e-8, atol=1e-10)

@@ -125,6 +125,13 @@ class Moments:
             self.fy += F.T @ Y
             self.yy += Y.T @ Y
 
+    def leading(self, p: int) -> Moments:
+        """The moments of the first ``p`` features only (the same samples)."""
+        out = Moments(p, self.sum_y.shape[0])
+        out.n, out.sum_y, out.yy = self.n, self.sum_y, self.yy
+        out.sum_f, out.ff, out.fy = self.sum_f[:p], self.ff[:p, :p], self.fy[:p]
+        return out
+
     def require_finite(self, **arrays: np.ndarray) -> None:
         """Raise if a sum overflowed: values this large cannot be fitted (nor given LAPACK)."""
         if all(np.isfinite(m).all() for m in (self.sum_f, self.sum_y, self.ff, self.fy,
@@ -364,19 +371,23 @@ class LinearTrialDecoder(TrialDecoder):
         self.intercept_ = mean_y - mean_f @ weights
 
     def fit_path(self, X, y, settings: list[dict], is_synthetic=None) -> list:
-        shared: dict[tuple, Moments] = {}
-        fitted = []
-        for setting in settings:
-            est = clone(self).set_params(**setting)
-            X_ok, y_ok, _ = est._check_fit_data(X, y, is_synthetic)
+        # Settings that differ only in solver parameters and in lags share one set of
+        # covariances: those of fewer lags are the leading block of those of the most.
+        groups: dict[tuple, list[int]] = {}
+        ests = [clone(self).set_params(**setting) for setting in settings]
+        for i, est in enumerate(ests):
             params = est.get_params(deep=False)
             key = tuple(sorted((k, repr(v)) for k, v in params.items()
-                               if k not in self._solver_params))
-            if key not in shared:
-                shared[key] = lagged_moments(X_ok, y_ok, est.lags)
-            est._fit_moments(shared[key])
-            fitted.append(est)
-        return fitted
+                               if k not in self._solver_params + ("lags",)))
+            groups.setdefault(key, []).append(i)
+        for members in groups.values():
+            most = max(members, key=lambda i: ests[i].lags)
+            X_ok, y_ok, _ = ests[most]._check_fit_data(X, y, is_synthetic)
+            moments = lagged_moments(X_ok, y_ok, ests[most].lags)
+            for i in members:
+                ests[i]._check_fit_data(X, y, is_synthetic)
+                ests[i]._fit_moments(moments.leading(ests[i].lags * X_ok.shape[2]))
+        return ests
 
     def _predict(self, X) -> np.ndarray:
         return apply_lagged_filter(X, self.coef_) + self.intercept_
