@@ -259,7 +259,27 @@ def build_parser():
     p.add_argument("--dataset", choices=("synthetic", "m1"), default="synthetic")
     p.add_argument("--mat", type=Path, default=DEFAULT_MAT,
                    help="the M1 recording (m1_stevenson_2011.mat; see ../shared/data/README.md)")
+    p.add_argument("--merge", type=Path, action="append", default=[], metavar="RUN_DIR",
+                   help="add the rows and predictions of another run of the same spec (its "
+                        "output folder, e.g. with other --set sweep.train_fraction) at the "
+                        "fractions this run lacks (repeatable)")
     return p
+
+
+def merge_runs(rows: pd.DataFrame, predictions: dict, wall_s: float, run_dirs: list[Path]
+               ) -> tuple[pd.DataFrame, dict, float]:
+    """``rows`` and ``predictions`` plus, from each other run folder, those at the training
+    fractions ``rows`` lacks; wall times add up. The runs must share the spec's folds."""
+    for run_dir in run_dirs:
+        saved = json.loads((run_dir / "results.json").read_text())
+        other = pd.DataFrame(saved["rows"])
+        other = other[~other.train_fraction.isin(rows.train_fraction)]
+        theirs, _ = load_predictions(run_dir / "predictions.npz")
+        predictions = {**predictions, **{k: v for k, v in theirs.items()
+                                         if k[0] in set(other.train_fraction)}}
+        rows = pd.concat([rows, other], ignore_index=True)
+        wall_s += saved["wall_s"]
+    return rows.sort_values("train_fraction", kind="stable", ignore_index=True), predictions, wall_s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         rows, wall_s = result.rows, result.wall_s
         info = {**machine(), "torch_threads": spec.torch_threads or machine()["torch_threads"]}
     predictions, targets = load_predictions(spec.output / "predictions.npz")
+    rows, predictions, wall_s = merge_runs(rows, predictions, wall_s, args.merge)
     shared = spec.split["kind"] != "blocked"
     comparison = compare(rows, predictions, targets, shared_test=shared)
     versus = head_to_head(rows, predictions, targets, shared)

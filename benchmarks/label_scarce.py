@@ -9,8 +9,8 @@ training pool and gives the rest of the pool's spikes without velocity
 (benchmarks/specs/label_scarce_m1.toml, ``[sweep] unlabelled = true``; never the test block).
 EAG learns its autoencoder from labelled and unlabelled spikes; FactorDecoder, the fair
 baseline, decodes from the rates the same autoencoder infers after learning from the same
-spikes, without generating anything. When the M1 decoding-gain run of the same commit exists
-(runs/benchmarks/decoding_gain_m1), its EAG pipelines, fitted on the labelled windows only,
+spikes, without generating anything. When the M1 decoding-gain runs of the same commit exist
+(runs/benchmarks/decoding_gain_m1[_medium]), their EAG pipelines, fitted on the labelled windows only,
 join the comparison as "eag (labelled only)": same folds, segments and test windows.
 Writes benchmarks/results/label_scarce_m1[_quick].json / .md / _gains.png.
 """
@@ -43,7 +43,9 @@ def labelled_only(rows: pd.DataFrame, predictions: dict, run_dir: Path
     if not results.exists():
         return rows, predictions
     other = pd.DataFrame(json.loads(results.read_text())["rows"])
+    have = rows[rows.augmenter == LABELLED_ONLY].train_fraction
     keep = other[(other.augmenter == "eag") & other.train_fraction.isin(rows.train_fraction)
+                 & ~other.train_fraction.isin(have)
                  & other.seed.isin(rows.seed) & other.decoder.isin(rows.decoder)]
     if keep.empty:
         return rows, predictions
@@ -82,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         info = {**machine(), "torch_threads": spec.torch_threads}
     predictions, targets = load_predictions(spec.output / "predictions.npz")
     if profile is None:
-        rows, predictions = labelled_only(rows, predictions,
-                                          ROOT / "runs" / "benchmarks" / "decoding_gain_m1")
+        for run_dir in ("decoding_gain_m1", "decoding_gain_m1_medium"):
+            rows, predictions = labelled_only(rows, predictions,
+                                              ROOT / "runs" / "benchmarks" / run_dir)
     comparison = compare(rows, predictions, targets)
     versus = head_to_head(rows, predictions, targets, shared_test=False)
     choices = ratio_choices(rows)
