@@ -133,6 +133,9 @@ def test_demo_quick_produces_its_table_and_figures(tmp_path, capsys):
     assert (out / "summary.md").read_text().count("|") > 10
     results = json.loads((out / "results.json").read_text())
     assert {r["augmenter"] for r in results["rows"]} == {"none", "eag"}
+    # Beside the fixed settings, the demo reports the tuned baseline and tuned EAG pipelines.
+    assert {r["mode"] for r in results["rows"]} == {"fixed", "tuned"}
+    assert "Baseline to beat:" in table and results["machine"]["cpu"]
     for figure in ("rasters.png", "statistics.png", "trajectories.png", "scores.png"):
         assert (out / figure).stat().st_size > 1000
     assert (out / "dataset.nwb").is_file()  # the data went through NWB
