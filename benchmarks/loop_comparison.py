@@ -143,7 +143,7 @@ def table(report: dict) -> str:
     for r in report["rows"]:
         lines.append(
             f"| {r['run']} | {r['seed']} | {r['fit_s']:.0f} | {r['load_after_fit']:.1f} | "
-            f"{r['autoencoder_epochs']} | {r['autoencoder_best_val']:.4f} | "
+            f"{r['autoencoder_epochs']} | {r['autoencoder_best_val']:.5f} | "
             f"{r['eag_heldout_energy']:.4f} | "
             + " | ".join(f"{r['vs_train'][k]:.4g} / {r['vs_heldout'][k]:.4g}" for k in keys)
             + " |")
