@@ -1,6 +1,7 @@
 """How the package sits in an environment: metadata, entry points, optional dependencies,
 logging and progress output, and pickles that move between machines."""
 
+import copy
 import importlib.metadata
 import logging
 import pickle
@@ -197,7 +198,8 @@ def test_generator_fitted_on_a_gpu_unpickles_on_a_cpu_only_machine(tiny_reach, t
     gen = EAGGenerator(condition="velocity", width=16, depth=1, heads=2, n_buffer=2,
                        head_width=16, head_blocks=1, noise_dim=8, epochs=1, batch_size=16,
                        patch_size=2, device="cpu", random_state=0)
-    gen.fit(tiny_reach, fitted_autoencoder=tiny_autoencoder)
+    # A copy: the session-wide fixture must not be left pointing at CUDA for later tests.
+    gen.fit(tiny_reach, fitted_autoencoder=copy.deepcopy(tiny_autoencoder))
     expected = gen.sample(3, random_state=1).spikes
     gen.device_ = torch.device("cuda")
     gen.autoencoder_.device_ = torch.device("cuda")
