@@ -8,7 +8,7 @@ from sklearn.exceptions import NotFittedError
 
 from eag_augment import TrialSet
 from eag_augment.checkpoint import read_config
-from eag_augment.generators import (GENERATORS, PRESETS, EAGGenerator, LatentAutoencoder,
+from eag_augment.generators import (GENERATORS, EAGGenerator, LatentAutoencoder,
                                     PSTHPoissonGenerator, load_generator, make_generator)
 from eag_augment.generators.eag import _patch, _unpatch, guidance_ramp
 from eag_augment.nn.energy import (AdaLNNoiseHead, EnergyTransformer, cosine_mask_schedule,

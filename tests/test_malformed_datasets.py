@@ -1,6 +1,5 @@
 """Malformed input to the simulators and loaders: refused up front, naming the argument."""
 
-import numpy as np
 import pytest
 
 from eag_augment import TrialSet

@@ -207,7 +207,7 @@ def _layer_at(layer: nn.TransformerEncoderLayer, h: torch.Tensor,
               rows: torch.Tensor) -> torch.Tensor:
     """``layer(h)`` at positions ``rows`` (batch, k) of a norm-first encoder layer (eval mode):
     keys and values from every position, everything else at the k positions only."""
-    attn, (b, _, c) = layer.self_attn, h.shape
+    attn, c = layer.self_attn, h.shape[-1]
     w_q, w_kv = attn.in_proj_weight.split([c, 2 * c])
     b_q, b_kv = attn.in_proj_bias.split([c, 2 * c])
     y = layer.norm1(h)
