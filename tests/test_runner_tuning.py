@@ -108,3 +108,18 @@ def test_compare_recomputes_the_same_table_from_saved_predictions(tmp_path):
 def test_bad_blocked_or_tuning_settings_are_refused_at_load(tmp_path, changes, match):
     with pytest.raises(SpecError, match=match):
         load_spec(_spec(tmp_path, **changes))
+
+
+def test_narrowing_the_swept_decoders_keeps_the_grids_of_the_others_valid(tmp_path):
+    spec = _spec(tmp_path, decoders={
+        "ridge": {"class": "RidgeDecoder", "alpha": 100.0, "lags": 2},
+        "gru": {"class": "GRUDecoder", "hidden_size": 8}})
+    spec["tuning"]["param_grids"]["gru"] = {"dropout": [0.0, 0.3]}
+    spec["sweep"]["decoders"] = ["ridge"]
+    loaded = load_spec(spec)
+    assert loaded.decoder_names == ["ridge"]
+    assert loaded.tuning["param_grids"] == {"ridge": {"alpha": [1.0, 100.0]}}
+    # A misspelt parameter of an unswept decoder is still an error.
+    spec["tuning"]["param_grids"]["gru"] = {"dropuot": [0.0]}
+    with pytest.raises(SpecError, match="no parameter 'dropuot'"):
+        load_spec(spec)

@@ -411,8 +411,11 @@ def load_spec(spec: str | os.PathLike | dict, *, profile: str | None = None,
         raise SpecError(f"{where} [sweep] baseline {baseline!r} is not among the swept "
                         f"augmenters {aug_names}")
     figures = _check_figures(raw.get("figures", {}), dec_names, f"{where} [figures]")
-    tuning = _check_tuning(raw.get("tuning"), {n: decoders[n] for n in dec_names}, split,
-                           f"{where} [tuning]")
+    # Grids are checked against every declared decoder, so narrowing [sweep] decoders (e.g.
+    # with --set) keeps a spec valid; only the swept decoders are tuned.
+    tuning = _check_tuning(raw.get("tuning"), decoders, split, f"{where} [tuning]")
+    if tuning is not None:
+        tuning["param_grids"] = {n: tuning["param_grids"][n] for n in dec_names}
     if split["kind"] == "blocked" and max(seeds) >= split["n_folds"]:
         raise SpecError(f"{where} [sweep] seeds: with split kind 'blocked' the seeds are the "
                         f"outer folds 0..{split['n_folds'] - 1}, got {seeds}")
