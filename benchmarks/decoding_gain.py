@@ -254,8 +254,8 @@ def records(df: pd.DataFrame | None) -> list[dict]:
 
 
 # -------------------------------------------------------------------------------- main
-def build_parser():
-    p = sweep_parser(__doc__.split("\n\n")[0])
+def build_parser(description: str | None = None):
+    p = sweep_parser(description or __doc__.split("\n\n")[0])
     p.add_argument("--dataset", choices=("synthetic", "m1"), default="synthetic")
     p.add_argument("--mat", type=Path, default=DEFAULT_MAT,
                    help="the M1 recording (m1_stevenson_2011.mat; see ../shared/data/README.md)")

@@ -58,7 +58,7 @@ def labelled_only(rows: pd.DataFrame, predictions: dict, run_dir: Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(__doc__.splitlines()[0])
     parser.set_defaults(dataset="m1")
     args = parser.parse_args(argv)
     setup(args)
