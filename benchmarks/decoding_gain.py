@@ -193,7 +193,9 @@ def md_table(df: pd.DataFrame, columns: dict[str, str]) -> str:
     head = list(columns.values())
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in df.itertuples():
-        lines.append("| " + " | ".join(str(getattr(r, k)) for k in columns) + " |")
+        # An augmenter absent at one training fraction (runs joined with --merge): blank.
+        cells = ("" if pd.isna(v := getattr(r, k)) or v == "nan" else str(v) for k in columns)
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
