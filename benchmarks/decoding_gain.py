@@ -194,7 +194,7 @@ def md_table(df: pd.DataFrame, columns: dict[str, str]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for r in df.itertuples():
         # An augmenter absent at one training fraction (runs joined with --merge): blank.
-        cells = ("" if pd.isna(v := getattr(r, k)) or v == "nan" else str(v) for k in columns)
+        cells = ("" if pd.isna(v := getattr(r, k)) else str(v) for k in columns)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
