@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 import _common
-import numpy as np
+import pandas as pd
+from decoding_gain import md_table
 from sklearn.base import clone
 
 from eag_augment.pipelines import fold_split, load_dataset, load_spec, training_subset
@@ -31,6 +32,18 @@ from eag_augment.pipelines.runner import bind_augmenter
 
 SPEC = Path(__file__).parent / "specs" / "decoding_gain_m1.toml"
 FRACTION, FOLD = 0.1, 0
+COLUMNS = {"arm": "arm", "decoder": "decoder", "n": "runs", "mean": "mean", "sd": "s.d.",
+           "min": "min", "max": "max"}
+
+
+def spread(rows: list[dict]) -> pd.DataFrame:
+    """Mean, s.d. (NaN for a single run), min and max of R^2 per arm and decoder."""
+    # Row order (ridge before GRU within an arm) is the table's order.
+    long = (pd.DataFrame(rows).melt(id_vars=["arm", "seed"], value_vars=["ridge", "gru"],
+                                    var_name="decoder", value_name="r2", ignore_index=False)
+            .sort_index(kind="stable").dropna(subset="r2"))
+    return (long.groupby(["arm", "decoder"], sort=False).r2
+            .agg(n="size", mean="mean", sd="std", min="min", max="max").reset_index())
 
 
 def main() -> None:
@@ -71,30 +84,20 @@ def main() -> None:
                          "fit_s": time.perf_counter() - start, **scores(X, y, 0)})
             print(rows[-1])
 
+    summary = spread(rows)
     lines = ["# Spread of one M1 result across seeds and arithmetic", "",
              f"M1 (Stevenson 2011), decoding_gain_m1 spec, {FRACTION:.0%} of the training time "
              f"({train.n_trials} windows), outer fold {FOLD}, {test.n_trials} test windows; "
              "test R^2 of the spec's fixed ridge and GRU.", "",
-             "| arm | decoder | runs | mean | s.d. | min | max |", "| --- | --- | --- | --- | --- | --- | --- |"]
-    summary = []
-    for arm in dict.fromkeys(r["arm"] for r in rows):
-        for dec in ("ridge", "gru"):
-            vals = np.array([r[dec] for r in rows if r["arm"] == arm and dec in r])
-            if vals.size == 0:
-                continue
-            sd = float(vals.std(ddof=1)) if vals.size > 1 else float("nan")
-            summary.append({"arm": arm, "decoder": dec, "n": int(vals.size),
-                            "mean": float(vals.mean()), "sd": sd,
-                            "min": float(vals.min()), "max": float(vals.max())})
-            lines.append(f"| {arm} | {dec} | {vals.size} | {vals.mean():.3f} | "
-                         f"{'' if vals.size == 1 else f'{sd:.3f}'} | {vals.min():.3f} | "
-                         f"{vals.max():.3f} |")
+             md_table(summary.assign(**{c: summary[c].map("{:.3f}".format, na_action="ignore")
+                                        for c in ("mean", "sd", "min", "max")}), COLUMNS)]
     machine = _common.machine()
     lines += ["", f"{machine['cpu']}, {machine['torch_threads']} torch thread(s), "
               f"commit {machine['commit']}, {machine['date']}."]
     suffix = "_quick" if args.quick else ""
     _common.write_json(args.out / f"seed_spread{suffix}.json",
-                       {"machine": machine, "rows": rows, "summary": summary})
+                       {"machine": machine, "rows": rows,
+                        "summary": summary.to_dict(orient="records")})
     (args.out / f"seed_spread{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

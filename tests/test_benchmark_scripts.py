@@ -1,5 +1,5 @@
-"""The pure pieces of benchmarks/unseen_conditions.py and benchmarks/train_on_synthetic.py on
-tiny inputs (seconds): no benchmark is run here."""
+"""The pure pieces of benchmarks/unseen_conditions.py, benchmarks/train_on_synthetic.py and
+benchmarks/seed_spread.py on tiny inputs (seconds): no benchmark is run here."""
 
 import sys
 from pathlib import Path
@@ -12,6 +12,7 @@ from eag_augment.pipelines import bind_augmenter, load_spec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import _common  # noqa: E402
+import seed_spread  # noqa: E402
 import train_on_synthetic as tos  # noqa: E402
 import unseen_conditions as uc  # noqa: E402
 
@@ -200,3 +201,17 @@ def test_the_benchmark_specs_load_in_every_profile(spec_file, profile):
         # Every generator is asked for explicit (held-out) angles, not "match".
         assert all(not isinstance(spec.augmenters[n]["estimator"].conditions, str)
                    for n in uc.check_sources(spec))
+
+
+# ------------------------------------------------------------------ seed spread
+def test_seed_spread_keeps_the_row_order_and_gives_a_single_run_no_sd():
+    rows = [{"arm": "GRU alone", "seed": 0, "gru": 0.5},
+            {"arm": "GRU alone", "seed": 1, "gru": 0.7},
+            {"arm": "EAG bf16", "seed": 0, "ridge": 0.4, "gru": 0.3}]
+    table = seed_spread.spread(rows)
+    assert list(zip(table.arm, table.decoder)) == [("GRU alone", "gru"), ("EAG bf16", "ridge"),
+                                                   ("EAG bf16", "gru")]
+    assert table.n.tolist() == [2, 1, 1]
+    assert table["mean"][0] == pytest.approx(0.6)
+    assert table.sd[0] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+    assert np.isnan(table.sd[1]) and table["min"][2] == table["max"][2] == 0.3
