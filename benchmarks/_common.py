@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -16,12 +17,15 @@ import numpy as np
 import pandas as pd
 import torch
 
+from eag_augment.pipelines import RunSpec, load_spec
 from eag_augment.pipelines.environment import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+SPECS = ROOT / "benchmarks" / "specs"
 CACHE = ROOT / "runs" / "benchmark_models"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+DEFAULT_MAT = SHARED_DATA / "m1_stevenson_2011.mat"
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -34,9 +38,14 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def sweep_parser(description: str) -> argparse.ArgumentParser:
-    """:func:`parser` plus the options of the benchmarks driven by a run spec."""
+def sweep_parser(description: str, datasets: tuple[str, ...] = ("synthetic", "m1")
+                 ) -> argparse.ArgumentParser:
+    """:func:`parser` plus the options of the benchmarks driven by a run spec; the first of
+    ``datasets`` is the default."""
     p = parser(description)
+    p.add_argument("--dataset", choices=datasets, default=datasets[0])
+    p.add_argument("--mat", type=Path, default=DEFAULT_MAT,
+                   help="the M1 recording (m1_stevenson_2011.mat; see ../shared/data/README.md)")
     p.add_argument("--profile", choices=("medium",),
                    help="a [profiles.NAME] of the spec (--quick selects 'quick')")
     p.add_argument("--n-jobs", type=int, help="jobs in parallel (default: the spec's, 2)")
@@ -61,6 +70,31 @@ def setup(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
+
+
+def sweep_spec(args: argparse.Namespace, benchmark: str, spec_file: str
+               ) -> tuple[RunSpec, str | None, str] | None:
+    """Set up a spec-driven benchmark: (spec, profile, stem of its result files).
+
+    Applies --quick/--profile and the overrides, points an M1 spec at --mat and turns on the
+    package's progress log. None, after saying why, when the M1 recording is missing: the
+    benchmark is skipped rather than failed, so `make benchmarks` runs without it.
+    """
+    setup(args)
+    logging.basicConfig(format="[%(name)s] %(message)s")
+    logging.getLogger("eag_augment").setLevel(logging.INFO)
+    overrides = spec_overrides(args)
+    if args.dataset == "m1":
+        if not args.mat.is_file():
+            print(f"{benchmark}: skipping the M1 benchmark: no recording at {args.mat}. It is "
+                  f"{DEFAULT_MAT.name} from the MIT-licensed KordingLab/spykesML repository "
+                  "(data/); pass its path with --mat.")
+            return None
+        overrides.append(f'dataset.path="{args.mat.resolve()}"')
+    profile = "quick" if args.quick else args.profile
+    spec = load_spec(SPECS / spec_file, profile=profile, overrides=overrides)
+    spec.output = ROOT / spec.output
+    return spec, profile, f"{benchmark}_{args.dataset}" + (f"_{profile}" if profile else "")
 
 
 def machine() -> dict:

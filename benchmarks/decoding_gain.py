@@ -25,7 +25,6 @@ _rasters.png (real vs generated trials).
 from __future__ import annotations
 
 import json
-import logging
 import math
 import shutil
 import sys
@@ -35,15 +34,12 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (ROOT, SHARED_DATA, machine, setup, shown, spec_overrides,  # noqa: E402
-                     sweep_parser, write_json)
+from _common import machine, shown, sweep_parser, sweep_spec, write_json  # noqa: E402
 
 from eag_augment.model_selection import bootstrap_r2  # noqa: E402
 from eag_augment.pipelines import (compare, comparison_markdown, load_predictions,  # noqa: E402
-                                   load_spec, run)
+                                   run)
 
-SPECS = ROOT / "benchmarks" / "specs"
-DEFAULT_MAT = SHARED_DATA / "m1_stevenson_2011.mat"
 MIN_GAIN = 0.02           # issue 13: >= +0.02 R^2 with the interval above 0
 TARGET_FRACTIONS = {"m1": (0.05, 0.1), "synthetic": (0.1,)}
 TARGET_DECODERS = ("ridge", "gru")
@@ -256,11 +252,9 @@ def records(df: pd.DataFrame | None) -> list[dict]:
 
 
 # -------------------------------------------------------------------------------- main
-def build_parser(description: str | None = None):
-    p = sweep_parser(description or __doc__.split("\n\n")[0])
-    p.add_argument("--dataset", choices=("synthetic", "m1"), default="synthetic")
-    p.add_argument("--mat", type=Path, default=DEFAULT_MAT,
-                   help="the M1 recording (m1_stevenson_2011.mat; see ../shared/data/README.md)")
+def build_parser(description: str | None = None,
+                 datasets: tuple[str, ...] = ("synthetic", "m1")):
+    p = sweep_parser(description or __doc__.split("\n\n")[0], datasets)
     p.add_argument("--merge", type=Path, action="append", default=[], metavar="RUN_DIR",
                    help="add the rows and predictions of another run of the same spec (its "
                         "output folder, e.g. with other --set sweep.train_fraction) at the "
@@ -286,22 +280,9 @@ def merge_runs(rows: pd.DataFrame, predictions: dict, wall_s: float, run_dirs: l
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup(args)
-    logging.basicConfig(format="[%(name)s] %(message)s")
-    logging.getLogger("eag_augment").setLevel(logging.INFO)
-    overrides = spec_overrides(args)
-    if args.dataset == "m1":
-        if not args.mat.is_file():
-            print(f"decoding_gain: skipping the M1 benchmark: no recording at {args.mat}. It "
-                  "is m1_stevenson_2011.mat from the MIT-licensed KordingLab/spykesML repository "
-                  "(data/); pass its path with --mat.")
-            return 0
-        overrides.append(f'dataset.path="{args.mat.resolve()}"')
-    profile = "quick" if args.quick else args.profile
-    spec = load_spec(SPECS / f"decoding_gain_{args.dataset}.toml", profile=profile,
-                     overrides=overrides)
-    spec.output = ROOT / spec.output
-    stem = f"decoding_gain_{args.dataset}" + (f"_{profile}" if profile else "")
+    if (setting := sweep_spec(args, "decoding_gain", f"decoding_gain_{args.dataset}.toml")) is None:
+        return 0
+    spec, profile, stem = setting
     out = args.out
     if args.report_only:
         saved = json.loads((spec.output / "results.json").read_text())

@@ -18,19 +18,18 @@ Writes benchmarks/results/label_scarce_m1[_quick].json / .md / _gains.png.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, machine, setup, shown, spec_overrides, write_json  # noqa: E402
-from decoding_gain import (DEFAULT_MAT, SPECS, _panels, build_parser,  # noqa: E402
+from _common import ROOT, machine, shown, sweep_spec, write_json  # noqa: E402
+from decoding_gain import (_panels, build_parser,  # noqa: E402
                            check_targets, head_to_head, ratio_choices, records,
                            report_markdown)
 
-from eag_augment.pipelines import compare, load_predictions, load_spec, run  # noqa: E402
+from eag_augment.pipelines import compare, load_predictions, run  # noqa: E402
 
 LABELLED_ONLY = "eag (labelled only)"
 
@@ -58,21 +57,10 @@ def labelled_only(rows: pd.DataFrame, predictions: dict, run_dir: Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser(__doc__.splitlines()[0])
-    parser.set_defaults(dataset="m1")
-    args = parser.parse_args(argv)
-    setup(args)
-    logging.basicConfig(format="[%(name)s] %(message)s")
-    logging.getLogger("eag_augment").setLevel(logging.INFO)
-    if not args.mat.is_file():
-        print(f"label_scarce: skipping: no recording at {args.mat} (see {DEFAULT_MAT.name} in "
-              "../shared/data/README.md); pass its path with --mat.")
+    args = build_parser(__doc__.splitlines()[0], datasets=("m1",)).parse_args(argv)
+    if (setting := sweep_spec(args, "label_scarce", "label_scarce_m1.toml")) is None:
         return 0
-    overrides = spec_overrides(args) + [f'dataset.path="{args.mat.resolve()}"']
-    profile = "quick" if args.quick else args.profile
-    spec = load_spec(SPECS / "label_scarce_m1.toml", profile=profile, overrides=overrides)
-    spec.output = ROOT / spec.output
-    stem = "label_scarce_m1" + (f"_{profile}" if profile else "")
+    spec, profile, stem = setting
     out = args.out
     if args.report_only:
         saved = json.loads((spec.output / "results.json").read_text())

@@ -41,20 +41,18 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (ROOT, SHARED_DATA, fit_decoders, interval_bars, machine,  # noqa: E402
-                     setup, shown, spec_overrides, sweep_parser, write_json)
+from _common import (fit_decoders, interval_bars, machine, shown, sweep_parser,  # noqa: E402
+                     sweep_spec, write_json)
 from decoding_gain import _interval, md_table, records  # noqa: E402
 
 from eag_augment.metrics import velocity_r2  # noqa: E402
 from eag_augment.pipelines import (bind_augmenter, compare, comparison_markdown,  # noqa: E402
-                                   fold_split, load_dataset, load_predictions, load_spec,
+                                   fold_split, load_dataset, load_predictions,
                                    parallel_backend, save_predictions, training_subset)
 from eag_augment.trials import TrialSet  # noqa: E402
 
 log = logging.getLogger("eag_augment")
-SPECS = ROOT / "benchmarks" / "specs"
 SPEC_FILES = {"synthetic": "train_on_synthetic.toml", "m1": "train_on_synthetic_m1.toml"}
-DEFAULT_MAT = SHARED_DATA / "m1_stevenson_2011.mat"
 REAL = "real"
 INPUTS = ("spikes", "rates")
 MAX_LOSS = 0.05           # issue 13: train-on-EAG within 0.05 R^2 of train-on-real at 100 %
@@ -305,31 +303,15 @@ def report_markdown(stem: str, comparison: pd.DataFrame, checks: list[dict], inf
 
 # ------------------------------------------------------------------------------ main
 def build_parser():
-    p = sweep_parser(__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", choices=tuple(SPEC_FILES), default="synthetic")
-    p.add_argument("--mat", type=Path, default=DEFAULT_MAT,
-                   help="the M1 recording (m1_stevenson_2011.mat; see ../shared/data/README.md)")
-    return p
+    return sweep_parser(__doc__.split("\n\n")[0], tuple(SPEC_FILES))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup(args)
-    logging.basicConfig(format="[%(name)s] %(message)s")
-    log.setLevel(logging.INFO)
-    overrides = spec_overrides(args)
-    if args.dataset == "m1":
-        if not args.mat.is_file():
-            print(f"train_on_synthetic: skipping the M1 benchmark: no recording at {args.mat}. "
-                  "It is m1_stevenson_2011.mat from the MIT-licensed KordingLab/spykesML "
-                  "repository (data/); pass its path with --mat.")
-            return 0
-        overrides.append(f'dataset.path="{args.mat.resolve()}"')
-    profile = "quick" if args.quick else args.profile
-    spec = load_spec(SPECS / SPEC_FILES[args.dataset], profile=profile, overrides=overrides)
-    spec.output = ROOT / spec.output
+    if (setting := sweep_spec(args, "train_on_synthetic", SPEC_FILES[args.dataset])) is None:
+        return 0
+    spec, profile, stem = setting
     spec.output.mkdir(parents=True, exist_ok=True)
-    stem = f"train_on_synthetic_{args.dataset}" + (f"_{profile}" if profile else "")
     out = args.out
     if args.report_only:
         saved = json.loads((spec.output / "results.json").read_text())

@@ -45,22 +45,20 @@ import pandas as pd
 from sklearn.base import clone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (ROOT, SHARED_DATA, fit_decoders, interval_bars, machine,  # noqa: E402
-                     setup, shown, spec_overrides, sweep_parser, write_json)
+from _common import (fit_decoders, interval_bars, machine, shown, sweep_parser,  # noqa: E402
+                     sweep_spec, write_json)
 from decoding_gain import (TARGET_DECODERS, _interval, head_to_head, md_table,  # noqa: E402
                            ratio_choices, records)
 
 from eag_augment.metrics import velocity_r2  # noqa: E402
 from eag_augment.model_selection import bootstrap_r2  # noqa: E402
 from eag_augment.pipelines import (bind_augmenter, compare, comparison_markdown,  # noqa: E402
-                                   fold_split, load_dataset, load_predictions, load_spec, run,
+                                   fold_split, load_dataset, load_predictions, run,
                                    training_subset)
 from eag_augment.trials import TrialSet, angle_of_reach, wrap_angle  # noqa: E402
 
 log = logging.getLogger("eag_augment")
-SPECS = ROOT / "benchmarks" / "specs"
 SPEC_FILES = {"synthetic": "unseen_conditions.toml", "m1": "unseen_conditions_m1.toml"}
-DEFAULT_MAT = SHARED_DATA / "m1_stevenson_2011.mat"
 # Generated trials per held-out direction in the paper's check.
 N_CHECK_PER_DIRECTION = 100
 MIN_GAIN = 0.05           # issue 13: >= +0.05 R^2 on held-out M1 directions, interval above 0
@@ -313,11 +311,7 @@ def report_markdown(stem: str, dataset: str, comparison: pd.DataFrame, versus: p
 
 # ------------------------------------------------------------------------------ main
 def build_parser():
-    p = sweep_parser(__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", choices=tuple(SPEC_FILES), default="synthetic")
-    p.add_argument("--mat", type=Path, default=DEFAULT_MAT,
-                   help="the M1 recording (m1_stevenson_2011.mat; see ../shared/data/README.md)")
-    return p
+    return sweep_parser(__doc__.split("\n\n")[0], tuple(SPEC_FILES))
 
 
 def paper_check(spec, trials: TrialSet, simulator) -> pd.DataFrame:
@@ -330,21 +324,9 @@ def paper_check(spec, trials: TrialSet, simulator) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup(args)
-    logging.basicConfig(format="[%(name)s] %(message)s")
-    log.setLevel(logging.INFO)
-    overrides = spec_overrides(args)
-    if args.dataset == "m1":
-        if not args.mat.is_file():
-            print(f"unseen_conditions: skipping the M1 benchmark: no recording at {args.mat}. "
-                  "It is m1_stevenson_2011.mat from the MIT-licensed KordingLab/spykesML "
-                  "repository (data/); pass its path with --mat.")
-            return 0
-        overrides.append(f'dataset.path="{args.mat.resolve()}"')
-    profile = "quick" if args.quick else args.profile
-    spec = load_spec(SPECS / SPEC_FILES[args.dataset], profile=profile, overrides=overrides)
-    spec.output = ROOT / spec.output
-    stem = f"unseen_conditions_{args.dataset}" + (f"_{profile}" if profile else "")
+    if (setting := sweep_spec(args, "unseen_conditions", SPEC_FILES[args.dataset])) is None:
+        return 0
+    spec, profile, stem = setting
     out = args.out
     if args.report_only:
         rows = pd.DataFrame(json.loads((spec.output / "results.json").read_text())["rows"])
