@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import signal
 
-from eag_augment.datasets.nwb import load_nwb, resample_dataset, save_nwb
+from eag_augment.datasets import load_nwb, resample_dataset, save_nwb
 from eag_augment.trials import TrialSet, angle_of_reach
 
 CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "mc_maze_trial_748.csv"

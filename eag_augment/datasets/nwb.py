@@ -1,19 +1,11 @@
-"""Neural Latents Benchmark (NLB) NWB files <-> :class:`~eag_augment.trials.TrialSet`.
+"""Neural Latents Benchmark (NLB) NWB files -> :class:`~eag_augment.trials.TrialSet`.
 
 :func:`load_nwb` reads an NLB-layout NWB file (MC_Maze and its scaled versions, Area2_Bump,
 MC_RTT) through ``nlb_tools.nwb_interface.NWBDataset`` and cuts the benchmark's windows
 (``nlb_tools.make_tensors.PARAMS``: alignment field, window, velocity lag) into a TrialSet.
-:func:`save_nwb` writes any TrialSet as an NWB file in that layout, so that synthetic data opens
-in every NWB tool and ``load_nwb(save_nwb(trials))`` gives back the same TrialSet.
-
-Resampling policy
------------------
-``NWBDataset`` bins spikes at 1 ms. ``NWBDataset.resample`` fails on pandas 3 (it writes into a
-read-only copy-on-write array), so :func:`resample_dataset` re-implements it: spike counts are
-summed over ``bin_ms`` slots and non-spike signals go through the same 500-tap FIR decimation as
-NLB (``behavior="fir"``), which reproduces NLB's tensors. Files written by :func:`save_nwb` hold
-behaviour that is constant over each bin, which FIR decimation would smear; they are resampled
-with ``behavior="hold"`` (the first 1 ms sample of each bin), which is exact.
+:func:`~eag_augment.datasets.save_nwb` (:mod:`~eag_augment.datasets.nwb_save`) writes any
+TrialSet in that layout, and ``load_nwb(save_nwb(trials))`` gives back the same TrialSet.
+Spikes are rebinned by :func:`~eag_augment.datasets.nwb_resample.resample_dataset`.
 
 Windows follow ``NWBDataset.make_trial_data``: on the resampled grid (bin ``j`` covers
 ``[j * bin_ms, (j + 1) * bin_ms)`` ms of the recording) a window starts at the first bin whose
@@ -25,24 +17,21 @@ from __future__ import annotations
 import json
 import math
 import os
-import uuid
 import warnings
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from eag_augment import __version__
-from eag_augment._files import atomic_write, check_output_path
-from eag_augment._memory import check_memory
 from eag_augment._optional import import_nlb_tools
 from eag_augment.datasets import _nwb_metadata
+from eag_augment.datasets._nwb_layout import (ALIGN_FIELD, FORMAT_VERSION, RATES, SCRATCH,
+                                              WRITER, whole_ms)
+from eag_augment.datasets.nwb_resample import resample_dataset
 from eag_augment.trials import TrialSet, angle_of_reach
 
-__all__ = ["load_nwb", "read_nwb_metadata", "save_nwb", "resample_dataset", "SUPPORTED_DATASETS"]
+__all__ = ["load_nwb", "check_nwb_args", "SUPPORTED_DATASETS"]
 
 #: NLB datasets (keys of ``nlb_tools.make_tensors.PARAMS``) that load into fixed windows.
 SUPPORTED_DATASETS = (
@@ -57,35 +46,9 @@ _UNSUPPORTED = {
     "dmfc_rsg": "its trials have variable length and its behaviour is per trial, not velocity"
 }
 _MAZE_UNITS = {162: "mc_maze_large", 152: "mc_maze_medium", 142: "mc_maze_small"}
-_SCRATCH = "eag_augment_layout"
-_PROVENANCE = "eag_augment_provenance"
-_RATES = "expected_rates"
-_WRITER = "eag_augment.datasets.nwb.save_nwb"
-_FORMAT_VERSION = 1
-_ALIGN_FIELD = "move_onset_time"
-# nlb_tools stores 1 ms spike counts as float16, whose integers are exact up to 2048.
-_MAX_SPIKES_PER_MS = 2048
-# Trial-table names that NWB or nlb_tools reserve or rename; "*_time" columns are also renamed
-# on writing, since nlb_tools converts them to timedeltas (nanosecond rounding).
-_RESERVED_COLUMNS = frozenset(
-    {"id", "trial_id", "start_time", "stop_time", "end_time", "timeseries", "tags", "split",
-     "synthetic"}
-)
 
 
 # --------------------------------------------------------------------------- validation
-def _whole_ms(value, name: str, *, positive: bool) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number of milliseconds, got {value!r}")
-    if not math.isfinite(value) or abs(value - round(value)) > 1e-9:
-        raise ValueError(
-            f"{name} must be a whole number of milliseconds (nlb_tools bins at 1 ms), got {value}"
-        )
-    if positive and round(value) < 1:
-        raise ValueError(f"{name} must be a positive number of milliseconds, got {value}")
-    return int(round(value))
-
-
 def _check_split(split) -> list[str] | None:
     if split is None:
         return None
@@ -126,9 +89,9 @@ def check_nwb_args(args: dict) -> dict:
     """
     out = dict(args)
     if out["bin_ms"] is not None:
-        out["bin_ms"] = _whole_ms(out["bin_ms"], "bin_ms", positive=True)
+        out["bin_ms"] = whole_ms(out["bin_ms"], "bin_ms", positive=True)
     if out["lag_ms"] is not None:
-        out["lag_ms"] = _whole_ms(out["lag_ms"], "lag_ms", positive=False)
+        out["lag_ms"] = whole_ms(out["lag_ms"], "lag_ms", positive=False)
     dataset = out["dataset"]
     if dataset is not None:
         if not isinstance(dataset, str):
@@ -150,89 +113,6 @@ def check_nwb_args(args: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------- resample
-def _sum_bins(values: np.ndarray, factor: int, chunk_rows: int = 1 << 16) -> np.ndarray:
-    """Sum consecutive groups of ``factor`` rows of ``values`` (rows, channels), NaN as 0.
-
-    The last group may be partial, as in NLB. Works in chunks so that a session-long float16
-    array is never copied whole; sums are float32 (exact for counts up to 2**24).
-    """
-    n_rows, n_chan = values.shape
-    out = np.empty((-(-n_rows // factor), n_chan), dtype=np.float32)
-    step = chunk_rows * factor
-    for first in range(0, n_rows, step):
-        chunk = values[first : first + step].astype(np.float32)
-        chunk[np.isnan(chunk)] = 0.0
-        short = -len(chunk) % factor
-        if short:
-            chunk = np.vstack([chunk, np.zeros((short, n_chan), np.float32)])
-        out[first // factor : first // factor + len(chunk) // factor] = chunk.reshape(
-            -1, factor, n_chan
-        ).sum(axis=1)
-    return out
-
-
-def resample_dataset(dataset, bin_ms: int, *, behavior: str = "fir") -> None:
-    """Rebin an ``NWBDataset`` in place to ``bin_ms``: a pandas-3-safe ``resample``.
-
-    ``NWBDataset.resample`` fails on pandas 3 ("assignment destination is read-only"); this
-    does the same work without writing into pandas' arrays. Spike counts (every signal whose
-    name contains ``spikes``) are summed per bin, keeping NaN where the bin's first 1 ms sample
-    is NaN (outside ``obs_intervals``). Other signals: ``behavior="fir"`` applies NLB's
-    anti-aliasing FIR decimation (``scipy.signal.decimate``, 500 taps, NaN gaps interpolated
-    first and restored after), giving NLB's exact values; ``behavior="hold"`` keeps the first
-    1 ms sample of each bin, exact for piecewise-constant signals such as those written by
-    :func:`save_nwb`. ``target_pos`` is always subsampled, as in NLB.
-
-    Parameters
-    ----------
-    dataset : nlb_tools.nwb_interface.NWBDataset
-    bin_ms : int
-        Target bin width in ms, an integer multiple of ``dataset.bin_width``.
-    behavior : {"fir", "hold"}
-    """
-    from scipy import signal
-
-    if behavior not in ("fir", "hold"):
-        raise ValueError(f"behavior must be 'fir' or 'hold', got {behavior!r}")
-    factor = bin_ms / dataset.bin_width
-    if factor < 1 or abs(factor - round(factor)) > 1e-9:
-        raise ValueError(
-            f"bin_ms must be an integer multiple of the dataset's {dataset.bin_width} ms, "
-            f"got {bin_ms}"
-        )
-    factor = int(round(factor))
-    if factor == 1:
-        return
-    data = dataset.data
-    index = data.index[::factor]
-    parts = []
-    for signal_type in data.columns.get_level_values(0).unique():
-        block = data[signal_type]
-        values = block.to_numpy()
-        if "spikes" in signal_type:
-            out = _sum_bins(values, factor)
-            out[np.isnan(values[::factor])] = np.nan
-        elif signal_type == "target_pos" or behavior == "hold":
-            out = values[::factor].copy()
-        else:
-            sampled_nan = np.isnan(values[::factor].astype(float))
-            if np.isnan(values.astype(float)).any():
-                values = block.interpolate(limit_direction="both").to_numpy()
-            out = signal.decimate(values, factor, axis=0, n=500, ftype="fir")
-            out[sampled_nan] = np.nan
-            out = out.astype(block.dtypes.iloc[0], copy=False)
-        parts.append(
-            pd.DataFrame(
-                out,
-                index=index,
-                columns=pd.MultiIndex.from_product(
-                    [[signal_type], block.columns], names=("signal_type", "channel")
-                ),
-            )
-        )
-    dataset.data = pd.concat(parts, axis=1)
-    dataset.data.index.freq = f"{bin_ms}ms"
-    dataset.bin_width = bin_ms
 
 
 # -------------------------------------------------------------------------------- load
@@ -263,14 +143,14 @@ def _open_dataset(path: Path):
         if nwbfile.trials is None or len(nwbfile.trials) == 0:
             raise ValueError(f"{path} has no trials table: nlb_tools needs trials to load a file")
         meta = None
-        if _SCRATCH in nwbfile.scratch:
+        if SCRATCH in nwbfile.scratch:
             try:
-                meta = json.loads(str(nwbfile.get_scratch(_SCRATCH)))
+                meta = json.loads(str(nwbfile.get_scratch(SCRATCH)))
             except ValueError as err:
-                raise ValueError(f"{path}: its {_SCRATCH!r} scratch entry is not JSON "
+                raise ValueError(f"{path}: its {SCRATCH!r} scratch entry is not JSON "
                                  f"({err})") from err
             if not isinstance(meta, dict):
-                raise ValueError(f"{path}: its {_SCRATCH!r} scratch entry must be a JSON "
+                raise ValueError(f"{path}: its {SCRATCH!r} scratch entry must be a JSON "
                                  f"object, got {type(meta).__name__}")
         has_heldout = "heldout" in nwbfile.units.colnames
         info = {
@@ -286,7 +166,7 @@ def _open_dataset(path: Path):
             "metadata": _nwb_metadata.read_metadata(nwbfile),
         }
         # save_nwb's optional rates are not needed here, and would fill nlb_tools' 1 ms table.
-        ds = NWBDataset(nwbfile, split_heldout=has_heldout, skip_fields=[_RATES])
+        ds = NWBDataset(nwbfile, split_heldout=has_heldout, skip_fields=[RATES])
     return ds, meta, info
 
 
@@ -438,18 +318,18 @@ def load_nwb(
     splits = args["split"]
 
     ds, meta, info = _open_dataset(path)
-    saved = dataset is None and meta is not None and meta.get("writer") == _WRITER
+    saved = dataset is None and meta is not None and meta.get("writer") == WRITER
     if saved:
-        if meta.get("format_version") != _FORMAT_VERSION:
+        if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(
                 f"{path} was written by save_nwb format {meta.get('format_version')}, "
-                f"this version reads {_FORMAT_VERSION}"
+                f"this version reads {FORMAT_VERSION}"
             )
         try:
             return _load_saved(ds, meta, info, bin_ms, lag_ms, align_range_ms, include_heldout,
                                splits)
         except (KeyError, IndexError, TypeError) as err:
-            raise ValueError(f"{path}: its {_SCRATCH!r} layout entry does not match the file "
+            raise ValueError(f"{path}: its {SCRATCH!r} layout entry does not match the file "
                              f"(edited, or written by another version?): {err!r}") from err
 
     if dataset is None:
@@ -608,7 +488,7 @@ def _load_saved(ds, meta, info, bin_ms, lag_ms, align_range_ms, include_heldout,
     n_bins = _n_bins(align_range_ms, written)
     resample_dataset(ds, written, behavior="hold")
     trials = _cut_windows(
-        ds, info, bin_ms=written, align_field=_ALIGN_FIELD, start_ms=align_range_ms[0],
+        ds, info, bin_ms=written, align_field=ALIGN_FIELD, start_ms=align_range_ms[0],
         n_bins=n_bins,
         lag_ms=meta["lag_ms"] if lag_ms is None else lag_ms,
         behavior_field=meta["behavior_field"], include_heldout=include_heldout, splits=splits,
@@ -630,348 +510,3 @@ def _load_saved(ds, meta, info, bin_ms, lag_ms, align_range_ms, include_heldout,
 
 
 # -------------------------------------------------------------------------------- save
-def _condition_columns(conditions: pd.DataFrame) -> tuple[dict[str, Any], list[dict]]:
-    """Trial-table columns for the conditions, and the metadata that restores them exactly."""
-    from pynwb.epoch import TimeIntervals
-
-    # nlb_tools reads each column as an attribute of the table: names that clash are renamed.
-    table = TimeIntervals(name="trials", description="")
-    columns, meta = {}, []
-    for name in conditions.columns:
-        if not isinstance(name, str):
-            raise TypeError(f"condition column names must be strings, got {name!r}")
-        col = conditions[name]
-        entry: dict[str, Any] = {"name": name, "dtype": str(col.dtype)}
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            entry["categories"] = col.cat.categories.tolist()
-            entry["ordered"] = bool(col.cat.ordered)
-            col = col.astype(col.cat.categories.dtype)
-        kind = col.dtype.kind if isinstance(col.dtype, np.dtype) else None
-        if kind in ("b", "i", "u", "f"):
-            values = col.to_numpy()
-        elif kind == "O" or pd.api.types.is_string_dtype(col.dtype):
-            values = col.to_numpy(dtype=object)
-            if not all(isinstance(v, str) for v in values):
-                raise TypeError(
-                    f"condition {name!r} must hold numbers, booleans or strings without "
-                    f"missing values; found {next(v for v in values if not isinstance(v, str))!r}"
-                )
-        else:
-            raise TypeError(
-                f"condition {name!r} has unsupported dtype {col.dtype}; use numbers, booleans "
-                "or strings"
-            )
-        string_split = name == "split" and values.dtype == object
-        column = name
-        if not string_split and (
-            name in _RESERVED_COLUMNS
-            or name == _ALIGN_FIELD
-            or name.endswith("_time")
-            or hasattr(table, name)
-        ):
-            column = f"{name}_cond"
-        if column in columns:
-            raise ValueError(f"conditions {name!r} and another column both map to {column!r}")
-        entry["column"] = column
-        columns[column] = values
-        meta.append(entry)
-    return columns, meta
-
-
-def _spike_times_s(counts: np.ndarray, bin_starts_ms: np.ndarray, bin_ms: int) -> np.ndarray:
-    """Spike times (s) that nlb_tools' 1 ms binning turns back into ``counts``.
-
-    A bin's count is spread over its ``bin_ms`` slots of 1 ms (slot ``j`` gets
-    ``count // bin_ms + (j < count % bin_ms)``); ``q`` spikes in one slot sit at
-    ``slot + (r + 1) / (q + 1)`` ms, strictly inside it and distinct.
-    """
-    nz = counts > 0
-    c, t0 = counts[nz].astype(np.int64), bin_starts_ms[nz]
-    slot = np.arange(bin_ms)
-    per_slot = c[:, None] // bin_ms + (slot[None, :] < (c[:, None] % bin_ms))
-    slot_ms = t0[:, None] + slot[None, :]
-    filled = per_slot > 0
-    q, slot_ms = per_slot[filled], slot_ms[filled]
-    rank = np.arange(q.sum()) - np.repeat(np.cumsum(q) - q, q)
-    return (np.repeat(slot_ms, q) + (rank + 1) / (np.repeat(q, q) + 1)) / 1000.0
-
-
-def _synthetic_mask(is_synthetic, generator, n_trials: int) -> np.ndarray:
-    if is_synthetic is None:
-        return np.full(n_trials, generator is not None)
-    mask = np.asarray(is_synthetic)
-    if mask.dtype != bool or mask.shape != (n_trials,):
-        raise ValueError(f"is_synthetic must be a boolean array of shape ({n_trials},), one per "
-                         f"trial; got dtype {mask.dtype}, shape {mask.shape}")
-    return mask
-
-
-def read_nwb_metadata(path: str | os.PathLike) -> dict:
-    """The metadata of an NWB file that :func:`save_nwb` carries over (its ``source=``):
-    session fields, ``subject`` (dict), ``series_units``, ``column_descriptions``."""
-    from pynwb import NWBHDF5IO
-
-    with NWBHDF5IO(str(path), "r") as io:
-        return _nwb_metadata.read_metadata(io.read())
-
-
-def save_nwb(
-    trials: TrialSet,
-    path: str | os.PathLike,
-    *,
-    lag_ms: int = 0,
-    behavior_field: str = "hand_vel",
-    behavior_unit: str | None = None,
-    gap_ms: int = 100,
-    session_description: str | None = None,
-    identifier: str | None = None,
-    session_start_time: datetime | None = None,
-    experiment_description: str | None = None,
-    experimenter: str | Sequence[str] | None = None,
-    institution: str | None = None,
-    lab: str | None = None,
-    keywords: Sequence[str] | None = None,
-    related_publications: str | Sequence[str] | None = None,
-    subject=None,
-    source: str | os.PathLike | None = None,
-    generator=None,
-    random_state=None,
-    is_synthetic=None,
-    include_rates: bool = False,
-    overwrite: bool = False,
-) -> Path:
-    """Write a TrialSet as an NLB-layout NWB file (atomically); returns the path.
-
-    Layout: trials laid end to end on one clock with ``gap_ms`` between them; a ``units``
-    table with ``spike_times``, ``obs_intervals`` and a boolean ``heldout`` column (unit ids =
-    ``neuron_ids`` when they are unique integers); behaviour as a 1 kHz TimeSeries
-    ``behavior_field`` in processing module ``behavior`` with ``comments="columns=[x,y]"``
-    (the behaviour names), constant over each bin, held at its first/last value to the
-    trial's edges and NaN between trials; a trials table with
-    ``start_time``, ``stop_time``, ``move_onset_time`` (the alignment event, ``-t_start_ms``
-    from the window start), ``split`` (the ``split`` condition, else ``'train'``) and one
-    column per condition (a name that NWB or nlb_tools reserves, or that ends in ``_time``,
-    gets a ``_cond`` suffix), plus ``synthetic`` (bool per trial). ``load_nwb`` restores the
-    TrialSet exactly (rates are not read back).
-
-    Metadata: what DANDI's upload check (``nwbinspector --config dandi``) requires and
-    suggests. Each field comes from its argument, else from the NWB file the trials were
-    loaded from (``load_nwb`` keeps it in ``trials.conditions.attrs``) or from ``source``,
-    else a default: the session start is then the time of writing, the behaviour unit
-    "unknown", and there is no subject, which DANDI rejects (pass ``subject=``). Generated
-    trials are described in the file: the per-trial ``synthetic`` column, ``data_collection``
-    (a sentence), and ``scratch/eag_augment_provenance`` (JSON: generator class and
-    parameters, seed, eag_augment version); ``was_generated_by`` names the package version.
-
-    Parameters
-    ----------
-    trials : TrialSet
-        ``bin_ms`` must be a whole number of ms; at most 2048 spikes per ms of bin (nlb_tools
-        holds 1 ms counts in float16).
-    path : output file (``.nwb``); written through a temporary file and renamed.
-    lag_ms : int
-        Lag of ``trials.behavior`` behind the spikes, a multiple of ``bin_ms``: bin ``b``'s
-        behaviour is written ``lag_ms`` later than its spikes, so NLB-style loading with this
-        lag gives it back.
-    behavior_field, behavior_unit : name and unit of the behaviour TimeSeries (e.g. "mm/s").
-    gap_ms : int
-        Time between consecutive trials (ms).
-    session_description, identifier, session_start_time, experiment_description, \
-experimenter, institution, lab, keywords, related_publications
-        NWBFile fields (``identifier`` defaults to a new UUID; ``session_start_time`` must
-        be timezone-aware).
-    subject : pynwb.file.Subject or dict, optional
-        The animal, e.g. ``{"subject_id": "J", "species": "Macaca mulatta", "sex": "M",
-        "age": "P8Y"}`` (DANDI needs id, species, sex and age). For generated trials, the
-        subject whose recording the generator was fitted on.
-    source : path, optional
-        NWB file to take the metadata above from (instead of the one the trials came from),
-        e.g. the recording a generator was fitted on.
-    generator : fitted generator, optional
-        What generated the synthetic trials: its class and parameters are recorded.
-    random_state : int, optional
-        The seed the synthetic trials were sampled with, recorded with the generator.
-    is_synthetic : bool array (trials,), optional
-        Which trials are synthetic; all of them when ``generator`` is given, else none.
-    include_rates : bool
-        Also write ``trials.rates`` (expected spike counts per bin, e.g. of a generator or
-        simulator) as the TimeSeries ``expected_rates`` (Hz, one row per bin, timestamps at
-        bin starts) in processing module ``ecephys``.
-    overwrite : bool
-        Replace ``path`` when it exists already (by default an existing file is kept and
-        FileExistsError raised, before any work).
-    """
-    from hdmf.backends.hdf5 import H5DataIO
-    from hdmf.common import VectorData, VectorIndex
-    from pynwb import NWBHDF5IO, NWBFile, TimeSeries
-    from pynwb.epoch import TimeIntervals
-    from pynwb.misc import Units
-
-    if not isinstance(trials, TrialSet):
-        raise TypeError(f"trials must be a TrialSet, got {type(trials).__name__}")
-    path = check_output_path(path, "path", overwrite=overwrite)
-    for name, value in (("behavior_field", behavior_field), ("behavior_unit", behavior_unit),
-                        ("session_description", session_description),
-                        ("identifier", identifier)):
-        if not (isinstance(value, str) and value) and not (name != "behavior_field"
-                                                           and value is None):
-            raise TypeError(f"{name} must be a non-empty string, got {value!r}")
-    synthetic = _synthetic_mask(is_synthetic, generator, trials.n_trials)
-    if include_rates and trials.rates is None:
-        raise ValueError("include_rates=True but trials has no rates (TrialSet.rates)")
-    carried = trials.conditions.attrs.get("nwb_metadata", {}) if source is None else (
-        read_nwb_metadata(source))
-    prov = _nwb_metadata.provenance(generator, random_state, trials.n_trials,
-                                    int(synthetic.sum()), __version__)
-    file_meta = _nwb_metadata.file_metadata(
-        dict(session_description=session_description, session_start_time=session_start_time,
-             experiment_description=experiment_description, experimenter=experimenter,
-             institution=institution, lab=lab, keywords=keywords,
-             related_publications=related_publications, subject=subject),
-        carried, prov)
-    behavior_unit = (behavior_unit or carried.get("behavior_unit")
-                     or carried.get("series_units", {}).get(behavior_field) or "unknown")
-    k = _whole_ms(trials.bin_ms, "trials.bin_ms", positive=True)
-    lag = _whole_ms(lag_ms, "lag_ms", positive=False)
-    if lag % k:
-        raise ValueError(f"lag_ms must be a multiple of the bin width {k} ms, got {lag_ms}")
-    gap = _whole_ms(gap_ms, "gap_ms", positive=False)
-    if gap < 0:
-        raise ValueError(f"gap_ms must be >= 0, got {gap_ms}")
-    peak = int(trials.spikes.max())
-    if peak > _MAX_SPIKES_PER_MS * k:
-        raise ValueError(
-            f"a bin holds {peak} spikes; nlb_tools counts at most {_MAX_SPIKES_PER_MS} per 1 ms "
-            f"slot exactly, i.e. {_MAX_SPIKES_PER_MS * k} per {k} ms bin"
-        )
-    names = trials.behavior_names or []
-    for name in names:
-        if not name or any(ch in name for ch in ",[] "):
-            raise ValueError(
-                f"behavior name {name!r} cannot be written as 'columns=[...]': use non-empty "
-                "names without commas, brackets or spaces"
-            )
-    columns, cond_meta = _condition_columns(trials.conditions)
-    ids = trials.neuron_ids
-    try:
-        ids_json = json.loads(json.dumps(ids.tolist()))
-    except TypeError as err:
-        raise TypeError(f"neuron_ids must be numbers or strings, got dtype {ids.dtype}") from err
-    unique_ints = ids.dtype.kind in "iu" and len(np.unique(ids)) == len(ids)
-    unit_ids = ids.astype(np.int64) if unique_ints else np.arange(trials.n_neurons)
-
-    # Timeline in ms relative to each window start: window [0, D), behaviour [lag, D + lag),
-    # alignment event at -t_start_ms; the trial spans [lo, hi). Window starts sit on the bin
-    # grid of the recording clock.
-    n_bins, duration = trials.n_bins, trials.n_bins * k
-    event = -trials.t_start_ms
-    lo = math.floor(min(0, lag, event))
-    hi = math.ceil(max(duration, duration + lag, event))
-    stride = k * math.ceil((hi - lo + gap) / k)
-    first_start = k * math.ceil((gap - lo) / k)
-    end_ms = first_start + stride * (trials.n_trials - 1) + hi + gap
-    if trials.behavior is not None:
-        # Behaviour is written at 1 kHz over the whole session, gaps included.
-        check_memory(8.0 * end_ms * trials.behavior.shape[2],
-                     f"save_nwb(gap_ms={gap_ms}) of {trials.n_trials} trials of "
-                     f"{duration} ms starting at {trials.t_start_ms:g} ms",
-                     "use a smaller gap_ms")
-    win_start = first_start + stride * np.arange(trials.n_trials)
-
-    nwbfile = NWBFile(identifier=identifier or uuid.uuid4().hex, **file_meta)
-    bin_starts = win_start[:, None] + k * np.arange(n_bins)[None, :]
-    per_unit = [_spike_times_s(trials.spikes[:, :, n], bin_starts, k)
-                for n in range(trials.n_neurons)]
-    # Whole columns at once: add_unit row by row makes hdmf convert every spike time singly.
-    spike_times = VectorData(name="spike_times", description="spike times (s)",
-                             data=np.concatenate(per_unit))
-    obs = VectorData(name="obs_intervals", description="observed intervals (s)",
-                     data=np.tile([[0.0, end_ms / 1000.0]], (trials.n_neurons, 1)))
-    nwbfile.units = Units(
-        name="units",
-        description=f"spike times re-expanded from spike counts per {k} ms bin (each bin's "
-                    "spikes spread over its 1 ms slots): times are known to the bin",
-        id=unit_ids,
-        resolution=k / 1000.0,
-        columns=[
-            spike_times,
-            VectorIndex(name="spike_times_index", target=spike_times,
-                        data=np.cumsum([len(t) for t in per_unit])),
-            obs,
-            VectorIndex(name="obs_intervals_index", target=obs,
-                        data=np.arange(1, trials.n_neurons + 1)),
-            VectorData(name="heldout", description="held-out neuron (NLB co-smoothing)",
-                       data=trials.heldout.copy()),
-        ],
-    )
-    if trials.behavior is not None:
-        # Each bin's value fills its bin_ms samples; the first and last values are held over
-        # the rest of the trial, so that nlb_tools (which drops every time step where any
-        # signal is NaN) keeps the whole spike window when lag_ms != 0.
-        series = np.full((end_ms, trials.behavior.shape[2]), np.nan)
-        offsets = np.arange(lo, hi)
-        which_bin = np.clip((offsets - lag) // k, 0, n_bins - 1)
-        series[win_start[:, None] + offsets[None, :]] = trials.behavior[:, which_bin]
-        module = nwbfile.create_processing_module("behavior", "behavioural signals at 1 kHz")
-        module.add(
-            TimeSeries(
-                name=behavior_field,
-                data=H5DataIO(series, compression="gzip"),
-                unit=behavior_unit,
-                rate=1000.0,
-                starting_time=0.0,
-                comments=f"columns=[{','.join(names)}]",
-                description=f"behaviour, constant over each {k} ms bin, NaN between trials",
-            )
-        )
-    table = {
-        "start_time": (win_start + lo) / 1000.0,
-        "stop_time": (win_start + hi) / 1000.0,
-        _ALIGN_FIELD: (win_start + event) / 1000.0,
-    }
-    if "split" not in columns:
-        table["split"] = np.array(["train"] * trials.n_trials, dtype=object)
-    table.update(columns)
-    table["synthetic"] = synthetic
-    described = [c for c in table if c not in ("start_time", "stop_time")]
-    nwbfile.trials = TimeIntervals.from_dataframe(
-        pd.DataFrame(table), name="trials",
-        table_description="one row per trial window of the TrialSet",
-        columns=_nwb_metadata.column_descriptions(
-            described, carried.get("column_descriptions", {})),
-    )
-    if include_rates:
-        nwbfile.create_processing_module("ecephys", "processed spiking data").add(TimeSeries(
-            name=_RATES,
-            data=H5DataIO((trials.rates * (1000.0 / k)).reshape(-1, trials.n_neurons)
-                          .astype(np.float32), compression="gzip"),
-            unit="Hz",
-            timestamps=bin_starts.ravel() / 1000.0,
-            description=f"expected firing rate of each unit in each {k} ms bin (the model's or "
-                        "simulator's rates the spikes were drawn from); a row per bin, "
-                        "timestamps at bin starts",
-        ))
-    nwbfile.add_scratch(json.dumps(prov), name=_PROVENANCE,
-                        description="eag_augment provenance: which trials are synthetic and "
-                                    "what generated them (JSON)")
-    meta = {
-        "writer": _WRITER,
-        "format_version": _FORMAT_VERSION,
-        "bin_ms": k,
-        "n_bins": n_bins,
-        "t_start_ms": trials.t_start_ms,
-        "lag_ms": lag,
-        "behavior_field": behavior_field if trials.behavior is not None else None,
-        "behavior_names": names or None,
-        "neuron_ids": ids_json,
-        "neuron_ids_dtype": ids.dtype.str,
-        "conditions": cond_meta,
-    }
-    nwbfile.add_scratch(json.dumps(meta), name=_SCRATCH,
-                        description="eag_augment layout: how load_nwb restores the TrialSet")
-
-    def write(tmp: str) -> None:
-        with NWBHDF5IO(tmp, "w") as io:
-            io.write(nwbfile)
-
-    return atomic_write(path, write, ".tmp.nwb")
