@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from eag_augment import metrics
+from eag_augment.metrics import fidelity
 from eag_augment.trials import TrialSet
 
 
@@ -168,11 +169,11 @@ def test_resampling_by_weights_equals_resampling_by_copy(pair):
     x, y = pair
     n = len(x)
     idx = np.random.default_rng(0).integers(0, n, n)
-    reference = metrics._Prepared(y, 1.0).statistics()
-    by_weights = metrics._compare(
-        metrics._Prepared(x, 1.0).statistics(np.bincount(idx, minlength=n)), reference
+    reference = fidelity._Prepared(y, 1.0).statistics()
+    by_weights = fidelity._compare(
+        fidelity._Prepared(x, 1.0).statistics(np.bincount(idx, minlength=n)), reference
     )
-    by_copy = metrics._compare(metrics._Prepared(x[idx], 1.0).statistics(), reference)
+    by_copy = fidelity._compare(fidelity._Prepared(x[idx], 1.0).statistics(), reference)
     for name in metrics.METRICS:
         assert by_weights[name] == pytest.approx(by_copy[name], rel=1e-9)
 
