@@ -170,8 +170,9 @@ def _panels(comparison: pd.DataFrame, value: str, low: str, high: str, path: Pat
             ax.axhline(0.0, color="0.4", lw=0.8)
         if len(fractions) > 1:
             ax.set_xscale("log")
-            ax.set_xticks([f * 100 for f in fractions], [f"{f:.0%}" for f in fractions])
-            ax.minorticks_off()
+        # Augmenters sit side by side around each fraction; the ticks name the fractions.
+        ax.set_xticks([f * 100 for f in fractions], [f"{f:.0%}" for f in fractions])
+        ax.minorticks_off()
         ax.set_xlabel("real training data")
         ax.set_title(f"{dec}, tuned")
     axes[0, 0].set_ylabel(ylabel)
@@ -320,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / f"{stem}.md").write_text(md)
     write_json(out / f"{stem}.json", {
         "benchmark": "decoding_gain", "dataset": args.dataset, "profile": profile,
-        "rebuilt_from": str(spec.output / "results.json") if args.report_only else None,
+        "rebuilt_from": shown(spec.output / "results.json") if args.report_only else None,
         "machine": info, "wall_s": wall_s, "spec": spec.raw,
         "comparison": records(comparison), "eag_versus": records(versus),
         "oracle_capture": records(capture), "ratio_choices": records(choices),

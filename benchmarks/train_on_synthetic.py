@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / f"{stem}.md").write_text(md)
     write_json(out / f"{stem}.json", {
         "benchmark": "train_on_synthetic", "dataset": args.dataset, "profile": profile,
-        "rebuilt_from": str(spec.output / "results.json") if args.report_only else None,
+        "rebuilt_from": shown(spec.output / "results.json") if args.report_only else None,
         "machine": info, "wall_s": wall_s, "spec": spec.raw,
         "comparison": records(comparison), "targets": checks, "timings": records(times),
         "failures": records(failures),

@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / f"{stem}.md").write_text(md)
     write_json(out / f"{stem}.json", {
         "benchmark": "unseen_conditions", "dataset": args.dataset, "profile": profile,
-        "rebuilt_from": str(spec.output / "results.json") if args.report_only else None,
+        "rebuilt_from": shown(spec.output / "results.json") if args.report_only else None,
         "machine": info, "wall_s": wall_s, "spec": spec.raw, "counts": records(counts),
         "comparison": records(comparison), "eag_versus": records(versus),
         "ratio_choices": records(choices), "paper_check": records(check), "targets": checks,
