@@ -258,22 +258,27 @@ def build_parser(description: str | None = None,
     p = sweep_parser(description or __doc__.split("\n\n")[0], datasets)
     p.add_argument("--merge", type=Path, action="append", default=[], metavar="RUN_DIR",
                    help="add the rows and predictions of another run of the same spec (its "
-                        "output folder, e.g. with other --set sweep.train_fraction) at the "
-                        "fractions this run lacks (repeatable)")
+                        "output folder, e.g. with other --set sweep.train_fraction or "
+                        "sweep.augmenters) at the (fraction, augmenter) pairs this run lacks "
+                        "(repeatable)")
     return p
 
 
 def merge_runs(rows: pd.DataFrame, predictions: dict, wall_s: float, run_dirs: list[Path]
                ) -> tuple[pd.DataFrame, dict, float]:
-    """``rows`` and ``predictions`` plus, from each other run folder, those at the training
-    fractions ``rows`` lacks; wall times add up. The runs must share the spec's folds."""
+    """``rows`` and ``predictions`` plus, from each other run folder, the (training fraction,
+    augmenter) pairs that ``rows`` lacks; wall times add up. The runs must share the spec's
+    folds. A pair present in several runs comes from the first that has it."""
     for run_dir in run_dirs:
         saved = json.loads((run_dir / "results.json").read_text())
         other = pd.DataFrame(saved["rows"])
-        other = other[~other.train_fraction.isin(rows.train_fraction)]
+        have = set(zip(rows.train_fraction, rows.augmenter))
+        other = other[[pair not in have for pair in zip(other.train_fraction, other.augmenter)]]
+        added = set(zip(other.train_fraction, other.augmenter))
         theirs, _ = load_predictions(run_dir / "predictions.npz")
+        # Keys: (fraction, seed, augmenter, decoder, mode, test set).
         predictions = {**predictions, **{k: v for k, v in theirs.items()
-                                         if k[0] in set(other.train_fraction)}}
+                                         if (k[0], k[2]) in added}}
         rows = pd.concat([rows, other], ignore_index=True)
         wall_s += saved["wall_s"]
     return rows.sort_values("train_fraction", kind="stable", ignore_index=True), predictions, wall_s

@@ -1,6 +1,8 @@
-"""The pure pieces of benchmarks/unseen_conditions.py, benchmarks/train_on_synthetic.py and
-benchmarks/seed_spread.py on tiny inputs (seconds): no benchmark is run here."""
+"""The pure pieces of benchmarks/unseen_conditions.py, benchmarks/train_on_synthetic.py,
+benchmarks/seed_spread.py and benchmarks/decoding_gain.py on tiny inputs (seconds): no
+benchmark is run here."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -8,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eag_augment.pipelines import bind_augmenter, load_spec
+from eag_augment.pipelines import bind_augmenter, load_spec, save_predictions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import _common  # noqa: E402
+import decoding_gain  # noqa: E402
 import seed_spread  # noqa: E402
 import train_on_synthetic as tos  # noqa: E402
 import unseen_conditions as uc  # noqa: E402
@@ -215,3 +218,34 @@ def test_seed_spread_keeps_the_row_order_and_gives_a_single_run_no_sd():
     assert table["mean"][0] == pytest.approx(0.6)
     assert table.sd[0] == pytest.approx(np.std([0.5, 0.7], ddof=1))
     assert np.isnan(table.sd[1]) and table["min"][2] == table["max"][2] == 0.3
+
+
+# ------------------------------------------------------------------ decoding gain --merge
+def _run_dir(path: Path, pairs: list[tuple[float, str]], value: float, wall_s: float) -> Path:
+    """A run folder holding one row and one prediction per (fraction, augmenter)."""
+    path.mkdir()
+    rows = [{"train_fraction": f, "seed": 0, "augmenter": a, "decoder": "ridge",
+             "mode": "tuned", "test_set": "test", "r2": value} for f, a in pairs]
+    (path / "results.json").write_text(json.dumps({"rows": rows, "wall_s": wall_s}))
+    save_predictions(path / "predictions.npz",
+                     {(f, 0, a, "ridge", "tuned", "test"): np.full((2, 3, 2), value)
+                      for f, a in pairs}, {(0, "test"): np.zeros((2, 3, 2))})
+    return path
+
+
+def test_merge_adds_only_the_fraction_augmenter_pairs_a_run_lacks(tmp_path):
+    mine = [(0.05, "none"), (0.05, "psth")]
+    rows = pd.DataFrame([{"train_fraction": f, "seed": 0, "augmenter": a, "decoder": "ridge",
+                          "mode": "tuned", "test_set": "test", "r2": 1.0} for f, a in mine])
+    predictions = {(f, 0, a, "ridge", "tuned", "test"): np.ones((2, 3, 2)) for f, a in mine}
+    other = _run_dir(tmp_path / "other", [(0.05, "none"), (0.05, "eag"), (0.1, "none")], 2.0,
+                     60.0)
+    merged, preds, wall_s = decoding_gain.merge_runs(rows, predictions, 30.0, [other])
+    pairs = sorted(zip(merged.train_fraction, merged.augmenter))
+    assert pairs == [(0.05, "eag"), (0.05, "none"), (0.05, "psth"), (0.1, "none")]
+    # The pair both runs have comes from this run, rows and predictions alike.
+    both = merged[(merged.train_fraction == 0.05) & (merged.augmenter == "none")]
+    assert both.r2.tolist() == [1.0]
+    assert preds[(0.05, 0, "none", "ridge", "tuned", "test")].max() == 1.0
+    assert preds[(0.05, 0, "eag", "ridge", "tuned", "test")].max() == 2.0
+    assert len(preds) == 4 and wall_s == 90.0
