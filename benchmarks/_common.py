@@ -77,8 +77,8 @@ def sweep_spec(args: argparse.Namespace, benchmark: str, spec_file: str
     """Set up a spec-driven benchmark: (spec, profile, stem of its result files).
 
     Applies --quick/--profile and the overrides, points an M1 spec at --mat and turns on the
-    package's progress log. None, after saying why, when the M1 recording is missing: the
-    benchmark is skipped rather than failed, so `make benchmarks` runs without it.
+    package's progress log. None, after saying why, when the M1 recording is missing: a
+    machine without the recording skips the benchmark instead of failing.
     """
     setup(args)
     logging.basicConfig(format="[%(name)s] %(message)s")
