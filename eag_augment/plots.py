@@ -26,7 +26,9 @@ from matplotlib.figure import Figure
 from scipy.ndimage import gaussian_filter1d
 
 from eag_augment import metrics
-from eag_augment.trials import TrialSet, as_finite_array, angle_of_reach, validate_spikes
+from eag_augment._arrays import as_finite_array, validate_spikes
+from eag_augment.angles import angle_of_reach
+from eag_augment.trials import TrialSet
 
 __all__ = [
     "add_angle_colorbar",

@@ -8,134 +8,30 @@ data's units), and ``conditions`` is a pandas table with one row per trial.
 
 from __future__ import annotations
 
-import json
 import numbers
 import os
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from eag_augment._files import atomic_write, check_output_path
+from eag_augment._arrays import as_finite_array, validate_spikes
 from eag_augment._memory import check_memory
+from eag_augment._trials_file import read_trialset, write_trialset
 from eag_augment._validation import Interval, check_params, positive_int, positive_real
+from eag_augment.angles import angle_of_reach, check_angles, rotate_xy, wrap_angle
 
+# The array and angle helpers live in _arrays and angles; they stay importable from here,
+# where they were first published.
 __all__ = ["TrialSet", "angle_of_reach", "as_finite_array", "check_angles", "rotate_xy",
            "validate_spikes", "wrap_angle"]
 
-_FORMAT_VERSION = 1
 #: Any finite number (NaN and +-inf refused).
 finite_real = Interval(numbers.Real, None, None, closed="neither")
-# Reach angles are radians: a value beyond two turns either way (4 pi, about 12.6) is almost
-# surely in degrees, since reach directions in degrees are mostly tens of degrees or more.
-_MAX_ANGLE = 4 * np.pi + 1e-6
 # Condition columns the package reads, and what each must hold.
 _NUMERIC_CONDITIONS = ("angle", "start_ms")
 _LABEL_CONDITIONS = ("condition", "split")
-
-
-def as_finite_array(value, name: str, ndim: int, dtype=None, *,
-                    allow_bool: bool = False) -> np.ndarray:
-    """``value`` as a non-empty numeric array of ``ndim`` dims without NaN/inf, else a clear error.
-
-    Booleans are refused unless ``allow_bool`` (binary spike trains): a boolean velocity
-    or rate is a mistake, not a 0/1 quantity.
-    """
-    if value is None:
-        raise TypeError(f"{name} is required, got None")
-    try:
-        arr = np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be numeric array-like, got {type(value).__name__}") from err
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
-    if arr.dtype.kind == "b" and not allow_bool:
-        raise TypeError(f"{name} must hold numbers, got booleans (dtype bool); convert "
-                        "them explicitly if 0/1 is really meant")
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimensions, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty: shape {arr.shape}")
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        n_bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {n_bad} NaN or infinite values")
-    return arr
-
-
-def validate_spikes(spikes, name: str = "spikes") -> np.ndarray:
-    """Check spike counts (trials, bins, neurons): finite, non-negative integers.
-
-    Returns an int32 copy-free view where possible.
-    """
-    arr = as_finite_array(spikes, name, 3, allow_bool=True)
-    if arr.dtype.kind == "b":
-        arr = arr.astype(np.int32)
-    if np.any(arr < 0):
-        raise ValueError(f"{name} must be non-negative spike counts; minimum is {arr.min()}")
-    if arr.dtype.kind == "f":
-        if not np.all(arr == np.round(arr)):
-            bad = arr[arr != np.round(arr)].ravel()[0]
-            raise ValueError(f"{name} must be integer spike counts; found value {bad}")
-    if arr.max() > np.iinfo(np.int32).max:
-        raise ValueError(f"{name} has counts too large for int32: {arr.max()}")
-    return arr.astype(np.int32, copy=False)
-
-
-def wrap_angle(angle) -> np.ndarray:
-    """Angles (radians) mapped to (-pi, pi], the range of ``np.arctan2``."""
-    return np.pi - np.mod(np.pi - np.asarray(angle, dtype=float), 2.0 * np.pi)
-
-
-def rotate_xy(velocity: np.ndarray, by: np.ndarray) -> np.ndarray:
-    """Rotate the x/y channels of velocity (n, bins, dims >= 2) by angles (n,) in radians.
-
-    Other channels are kept; returns a new float array.
-    """
-    c, s = np.cos(by)[:, None], np.sin(by)[:, None]
-    out = np.array(velocity, dtype=float)
-    out[..., 0] = c * velocity[..., 0] - s * velocity[..., 1]
-    out[..., 1] = s * velocity[..., 0] + c * velocity[..., 1]
-    return out
-
-
-def angle_of_reach(velocity: np.ndarray) -> np.ndarray:
-    """Reach angle (radians, in (-pi, pi]) of each trial from its velocity (trials, bins, >=2).
-
-    The angle of the summed x/y velocity, i.e. the direction of net hand displacement.
-    """
-    velocity = as_finite_array(velocity, "velocity", 3, dtype=float)
-    if velocity.shape[2] < 2:
-        raise ValueError(f"velocity needs x and y channels, got shape {velocity.shape}")
-    disp = velocity[:, :, :2].sum(axis=1)
-    return np.arctan2(disp[:, 1], disp[:, 0])
-
-
-def check_angles(angles, name: str = "angle") -> np.ndarray:
-    """Reach angles as a finite float array (any shape), refusing values in degrees.
-
-    Angles are radians; any value up to two full turns either way (|angle| <= 4 pi) is
-    allowed. A larger one (e.g. 45 or 270) is taken for degrees and refused: wrapped
-    silently it would be a wrong direction.
-    """
-    try:
-        arr = np.asarray(angles)
-    except (TypeError, ValueError) as err:  # ragged sequences
-        raise TypeError(f"{name} must be reach angles in radians (numbers), got "
-                        f"{angles!r}") from err
-    if arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must be reach angles in radians (numbers), got "
-                        f"{'booleans' if arr.dtype.kind == 'b' else f'dtype {arr.dtype}'}")
-    arr = arr.astype(float)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite reach angles in radians, got "
-                         f"{arr[~np.isfinite(arr)].ravel()[0]}")
-    if arr.size and np.abs(arr).max() > _MAX_ANGLE:
-        raise ValueError(f"{name} must be reach angles in radians, got a value of "
-                         f"{arr.flat[np.abs(arr).argmax()]:g}: degrees? convert with "
-                         "np.radians")
-    return arr
 
 
 def _check_conditions(conditions, n_trials: int) -> pd.DataFrame:
@@ -614,34 +510,7 @@ class TrialSet:
         existing folder is refused. Condition columns must hold numbers, booleans or
         strings (other objects would not read back as written).
         """
-        path = check_output_path(path, "path")
-        if path.suffix != ".npz":
-            path = check_output_path(path.with_name(path.name + ".npz"), "path")
-        arrays: dict[str, np.ndarray] = {"spikes": self.spikes, "neuron_ids": self.neuron_ids,
-                                         "heldout": self.heldout}
-        if self.behavior is not None:
-            arrays["behavior"] = self.behavior
-        if self.rates is not None:
-            arrays["rates"] = self.rates
-        for i, col in enumerate(self.conditions.columns):
-            values = self.conditions[col].to_numpy()
-            if values.dtype == object:
-                odd = [v for v in values if not isinstance(v, str)]
-                if odd:
-                    raise TypeError(f"conditions column {col!r} holds {odd[0]!r} "
-                                    f"({type(odd[0]).__name__}); save() writes numbers, booleans "
-                                    "and strings only")
-                values = values.astype(str)
-            arrays[f"cond_{i}"] = values
-        meta = {
-            "format_version": _FORMAT_VERSION,
-            "bin_ms": self.bin_ms,
-            "t_start_ms": self.t_start_ms,
-            "behavior_names": self.behavior_names,
-            "condition_columns": list(self.conditions.columns),
-        }
-        arrays["meta"] = np.array(json.dumps(meta))
-        return atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays), ".tmp.npz")
+        return write_trialset(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TrialSet:
@@ -650,64 +519,4 @@ class TrialSet:
         A file that is not one (truncated, another .npz, edited metadata) raises ValueError
         naming the file and what is wrong; arrays are read without pickle.
         """
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"no TrialSet file at {path}")
-        if path.is_dir():
-            raise IsADirectoryError(f"{path} is a folder, not a TrialSet .npz file")
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                data = {k: f[k] for k in f.files}
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-            raise ValueError(f"{path} is not a readable TrialSet .npz file (truncated or not "
-                             f"written by TrialSet.save?): {err}") from err
-        if "meta" not in data or "spikes" not in data:
-            raise ValueError(f"{path} is not a TrialSet file (no 'meta' or 'spikes' entry)")
-        meta = _read_meta(data["meta"], path)
-        columns = meta["condition_columns"]
-        missing = [f"cond_{i}" for i in range(len(columns)) if f"cond_{i}" not in data]
-        missing += [k for k in ("neuron_ids", "heldout") if k not in data]
-        if missing:
-            raise ValueError(f"{path} lacks the entries {missing} that its metadata lists")
-        n_rows = data["spikes"].shape[0] if data["spikes"].ndim else 0
-        try:
-            conditions = pd.DataFrame({col: data[f"cond_{i}"] for i, col in enumerate(columns)},
-                                      index=pd.RangeIndex(n_rows))
-            return cls(
-                data["spikes"],
-                data.get("behavior"),
-                conditions,
-                bin_ms=meta["bin_ms"],
-                neuron_ids=data["neuron_ids"],
-                rates=data.get("rates"),
-                heldout=data["heldout"],
-                behavior_names=meta["behavior_names"],
-                t_start_ms=meta["t_start_ms"],
-            )
-        except (TypeError, ValueError) as err:
-            raise type(err)(f"{path} holds an invalid TrialSet: {err}") from err
-
-
-def _read_meta(raw: np.ndarray, path: Path) -> dict:
-    """The JSON metadata entry of a TrialSet file, with its keys and their types checked."""
-    try:
-        meta = json.loads(str(raw))
-    except ValueError as err:
-        raise ValueError(f"{path}: the 'meta' entry is not JSON ({err})") from err
-    if not isinstance(meta, dict):
-        raise ValueError(f"{path}: the 'meta' entry must be a JSON object, got "
-                         f"{type(meta).__name__}")
-    if meta.get("format_version") != _FORMAT_VERSION:
-        raise ValueError(f"{path} has TrialSet format {meta.get('format_version')!r}, "
-                         f"this version reads {_FORMAT_VERSION}")
-    expected = {"bin_ms": (int, float), "t_start_ms": (int, float),
-                "behavior_names": (list, type(None)), "condition_columns": list}
-    for key, types in expected.items():
-        if key not in meta:
-            raise ValueError(f"{path}: the 'meta' entry lacks {key!r}")
-        if not isinstance(meta[key], types) or isinstance(meta[key], bool):
-            raise ValueError(f"{path}: meta {key!r} has the wrong type: {meta[key]!r}")
-    if not all(isinstance(c, str) for c in meta["condition_columns"]):
-        raise ValueError(f"{path}: meta 'condition_columns' must be strings, got "
-                         f"{meta['condition_columns']!r}")
-    return meta
+        return read_trialset(path, cls)

@@ -29,7 +29,8 @@ from eag_augment.datasets import _nwb_metadata
 from eag_augment.datasets._nwb_layout import (ALIGN_FIELD, FORMAT_VERSION, RATES, SCRATCH,
                                               WRITER, whole_ms)
 from eag_augment.datasets.nwb_resample import resample_dataset
-from eag_augment.trials import TrialSet, angle_of_reach
+from eag_augment.angles import angle_of_reach
+from eag_augment.trials import TrialSet
 
 __all__ = ["load_nwb", "check_nwb_args", "SUPPORTED_DATASETS"]
 

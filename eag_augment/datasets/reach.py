@@ -24,7 +24,8 @@ from sklearn.base import BaseEstimator
 from eag_augment._memory import check_memory
 from eag_augment._validation import (Interval, check_params, non_negative_int,
                                      non_negative_real, positive_int, positive_real)
-from eag_augment.trials import TrialSet, angle_of_reach, check_angles, wrap_angle
+from eag_augment.angles import angle_of_reach, check_angles, wrap_angle
+from eag_augment.trials import TrialSet
 
 __all__ = ["ReachSimulator", "make_synthetic_reach"]
 

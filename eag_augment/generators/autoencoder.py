@@ -19,7 +19,8 @@ from eag_augment.checkpoint import load_checkpoint, save_checkpoint
 from eag_augment.generators.base import encode_param, register
 from eag_augment.nn.autoencoder import (PoissonAutoencoder, coordinated_dropout_loss,
                                         latent_regularizer)
-from eag_augment.trials import TrialSet, validate_spikes
+from eag_augment._arrays import validate_spikes
+from eag_augment.trials import TrialSet
 
 __all__ = ["LatentAutoencoder"]
 

@@ -27,8 +27,9 @@ from eag_augment._validation import (InvalidParameterError, StrOptions, check_pa
                                      non_negative_int, non_negative_real, positive_int,
                                      positive_real)
 from eag_augment.checkpoint import load_checkpoint, save_checkpoint
-from eag_augment.trials import (TrialSet, angle_of_reach, as_finite_array, check_angles,
-                                finite_real, validate_spikes)
+from eag_augment._arrays import as_finite_array, validate_spikes
+from eag_augment.angles import angle_of_reach, check_angles
+from eag_augment.trials import TrialSet, finite_real
 
 __all__ = ["BaseGenerator", "load_generator", "CONDITIONS"]
 

@@ -15,7 +15,9 @@ from eag_augment._validation import (DEVICE, Interval, non_negative_int, non_neg
 from eag_augment.generators._training import TrainingHistory, fit_module
 from eag_augment.generators.base import BaseGenerator
 from eag_augment.nn.langevin import LangevinFlow, gaussian_kl
-from eag_augment.trials import TrialSet, angle_of_reach, validate_spikes
+from eag_augment._arrays import validate_spikes
+from eag_augment.angles import angle_of_reach
+from eag_augment.trials import TrialSet
 
 __all__ = ["LangevinFlowGenerator"]
 

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import gaussian_kde
 
-from eag_augment.trials import TrialSet, validate_spikes
+from eag_augment._arrays import validate_spikes
+from eag_augment.trials import TrialSet
 
 __all__ = [
     "METRICS",

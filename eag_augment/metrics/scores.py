@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import r2_score
 
-from eag_augment.trials import TrialSet, as_finite_array
+from eag_augment._arrays import as_finite_array
+from eag_augment.trials import TrialSet
 
 __all__ = [
     "bits_per_spike",

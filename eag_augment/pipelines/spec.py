@@ -17,12 +17,10 @@ are refused before anything is called.
 from __future__ import annotations
 
 import copy
-import difflib
 import importlib
 import inspect
 import math
 import os
-import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from sklearn.base import BaseEstimator
+
+from eag_augment.pipelines.estimators import build_estimator, check_allow_imports
+from eag_augment.pipelines.spec_checks import (SpecError, _as_list, _check_keys, _expect,
+                                               _finite_list, _suggest)
 
 
 __all__ = ["RunSpec", "SpecError", "load_spec", "parse_override", "build_estimator"]
@@ -50,157 +52,6 @@ _TUNING_KEYS = ("cv_folds", "cv_gap", "ratios", "guidance_scales", "n_iter", "pa
                 "fixed")
 _SWEEP_KEYS = ("train_fraction", "seeds", "augmenters", "decoders", "baseline", "unlabelled")
 _FIGURE_KEYS = FIGURES + ("decoder", "n_trajectories")
-
-
-class SpecError(ValueError):
-    """A run spec that cannot be run, with the place in the spec that is wrong."""
-
-
-def _suggest(key: str, allowed) -> str:
-    close = difflib.get_close_matches(key, list(allowed), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _check_keys(table: dict, allowed, where: str) -> None:
-    for key in table:
-        if key not in allowed:
-            raise SpecError(f"{where}: unknown key {key!r}{_suggest(key, allowed)} "
-                            f"(allowed: {', '.join(allowed)})")
-
-
-def _expect(value, types, where: str, what: str):
-    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-        raise SpecError(f"{where} must be {what}, got {value!r}")
-    if not isinstance(value, types):
-        raise SpecError(f"{where} must be {what}, got {value!r}")
-    return value
-
-
-def _as_list(value, where: str, item_types, what: str) -> list:
-    items = value if isinstance(value, list) else [value]
-    for item in items:
-        _expect(item, item_types, where, what)
-    return items
-
-
-def _finite_list(value, where: str, what: str) -> list:
-    """A number or list of numbers, none of them NaN or infinite (TOML allows nan and inf)."""
-    items = _as_list(value, where, (int, float), what)
-    for item in items:
-        if not math.isfinite(item):
-            raise SpecError(f"{where} must be {what}, got {item}")
-    return items
-
-
-# ----------------------------------------------------------------------- estimators
-_CLASS_MODULES = ("eag_augment.generators", "eag_augment.decoders", "eag_augment.augment")
-# Packages whose modules a spec may import without a grant: importing them runs no user code.
-_TRUSTED_PACKAGES = ("eag_augment", "sklearn", "imblearn")
-_MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-
-
-def _within(module_name: str, packages) -> bool:
-    return any(module_name == p or module_name.startswith(p + ".") for p in packages)
-
-
-def check_allow_imports(allow_imports, where: str = "allow_imports") -> tuple[str, ...]:
-    """The modules a caller grants a spec to import, as a tuple of dotted module names."""
-    items = [allow_imports] if isinstance(allow_imports, str) else allow_imports
-    if not isinstance(items, Sequence):
-        raise SpecError(f"{where} must be a list of module names, got {allow_imports!r}")
-    for item in items:
-        if not isinstance(item, str) or not _MODULE_NAME.fullmatch(item):
-            raise SpecError(f"{where}: {item!r} is not a module name like 'mylab.models'")
-    return tuple(items)
-
-
-def _known_classes() -> dict[str, str]:
-    """Class name -> module of the estimators a spec may name without a module path: every
-    public class of the generators, decoders and augment modules."""
-    known = {}
-    for module_name in _CLASS_MODULES:
-        module = importlib.import_module(module_name)
-        for name in module.__all__:
-            if name[:1].isupper() and not name.startswith("Base"):
-                known[name] = module_name
-    return known
-
-
-def resolve_class(name: str, where: str, allow_imports: Sequence[str] = ()) -> type:
-    """An estimator class from its short name (see the known classes) or
-    ``"package.module:Class"``.
-
-    The module must belong to eag_augment, scikit-learn or imbalanced-learn, or be one of
-    ``allow_imports`` (or inside one); nothing else is imported. The class must be a
-    ``BaseEstimator``; nothing is called here.
-    """
-    _expect(name, str, where, "a class name")
-    known = _known_classes()
-    if ":" in name:
-        module_name, _, attr = name.partition(":")
-        if not _MODULE_NAME.fullmatch(module_name) or not attr.isidentifier():
-            raise SpecError(f"{where}: {name!r} is not of the form 'package.module:ClassName'")
-        if not _within(module_name, _TRUSTED_PACKAGES + tuple(allow_imports)):
-            raise SpecError(
-                f"{where}: cannot import module {module_name!r} for class {name!r}: it is not "
-                f"granted. A spec may name estimator classes of "
-                f"{', '.join(_TRUSTED_PACKAGES)}; to use "
-                f"your own module, grant it when you run the spec: --allow-import "
-                f"{module_name} (load_spec(..., allow_imports=[{module_name!r}])). Importing "
-                "a module runs its code: grant only modules you trust")
-    elif name in known:
-        module_name, attr = known[name], name
-    else:
-        raise SpecError(f"{where}: unknown class {name!r}{_suggest(name, known)} (known: "
-                        f"{', '.join(known)}; or give 'package.module:ClassName')")
-    try:
-        module = importlib.import_module(module_name)
-        klass = getattr(module, attr)
-    except (ImportError, AttributeError) as err:
-        raise SpecError(f"{where}: cannot import class {name!r}: {err}") from err
-    if not (isinstance(klass, type) and issubclass(klass, BaseEstimator)):
-        raise SpecError(f"{where}: {name!r} is not an estimator class (a scikit-learn "
-                        f"BaseEstimator subclass), got {type(klass).__name__} {klass!r}")
-    return klass
-
-
-def build_estimator(table: dict, where: str, default_class: str | None = None,
-                    reserved: tuple[str, ...] = (), allow_imports: Sequence[str] = ()
-                    ) -> BaseEstimator:
-    """Construct the estimator a table describes: ``class`` plus constructor parameters.
-
-    A parameter given as a table with a ``class`` key is built the same way (nested
-    estimators, e.g. an EAG generator's ``autoencoder``). Keys in ``reserved`` are left for
-    the caller. The class is resolved by :func:`resolve_class` (``allow_imports``: granted
-    modules), and the parameters are checked against the class's declared constraints
-    (``_parameter_constraints``) without fitting anything.
-    """
-    _expect(table, dict, where, "a table")
-    name = table.get("class", default_class)
-    if name is None:
-        raise SpecError(f"{where}: missing 'class' (the estimator's class name)")
-    klass = resolve_class(name, f"{where}.class", allow_imports)
-    params = {}
-    for key, value in table.items():
-        if key == "class" or key in reserved:
-            continue
-        params[key] = (build_estimator(value, f"{where}.{key}", allow_imports=allow_imports)
-                       if isinstance(value, dict) and "class" in value else value)
-    accepted = [p for p in inspect.signature(klass.__init__).parameters if p != "self"]
-    for key in params:
-        if key not in accepted:
-            raise SpecError(f"{where}: {klass.__name__} has no parameter {key!r}"
-                            f"{_suggest(key, accepted)} (parameters: {', '.join(accepted)})")
-    try:
-        estimator = klass(**params)
-    except (TypeError, ValueError) as err:
-        raise SpecError(f"{where}: cannot build {klass.__name__}: {err}") from err
-    if hasattr(estimator, "_parameter_constraints"):
-        try:
-            estimator._validate_params()
-        except (TypeError, ValueError) as err:
-            raise SpecError(f"{where}: {err}") from err
-    return estimator
 
 
 # ------------------------------------------------------------------------ overrides
