@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import subprocess
 import sys
 import time
@@ -53,7 +54,17 @@ def sweep_parser(description: str, datasets: tuple[str, ...] = ("synthetic", "m1
                    help="override a spec entry, e.g. sweep.seeds=3 (repeatable)")
     p.add_argument("--report-only", action="store_true",
                    help="rebuild tables and figures from the last run's rows without rerunning")
+    p.add_argument("--variant", type=_variant_name, metavar="NAME",
+                   help="a run with other settings (--set) beside the standard one: NAME is "
+                        "appended to its run folder and result files, which it leaves alone")
     return p
+
+
+def _variant_name(text: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a variant name is lower-case letters, digits and underscores")
+    return text
 
 
 def spec_overrides(args: argparse.Namespace) -> list[str]:
@@ -93,8 +104,10 @@ def sweep_spec(args: argparse.Namespace, benchmark: str, spec_file: str
         overrides.append(f'dataset.path="{args.mat.resolve()}"')
     profile = "quick" if args.quick else args.profile
     spec = load_spec(SPECS / spec_file, profile=profile, overrides=overrides)
-    spec.output = ROOT / spec.output
-    return spec, profile, f"{benchmark}_{args.dataset}" + (f"_{profile}" if profile else "")
+    suffix = f"_{args.variant}" if args.variant else ""
+    spec.output = ROOT / f"{spec.output}{suffix}"
+    return spec, profile, (f"{benchmark}_{args.dataset}" + (f"_{profile}" if profile else "")
+                           + suffix)
 
 
 def machine() -> dict:

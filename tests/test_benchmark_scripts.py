@@ -206,6 +206,21 @@ def test_the_benchmark_specs_load_in_every_profile(spec_file, profile):
                    for n in uc.check_sources(spec))
 
 
+def test_a_variant_run_gets_its_own_run_folder_and_result_files(tmp_path):
+    parser = _common.sweep_parser("d")
+    standard = _common.sweep_spec(parser.parse_args(["--quick", "--out", str(tmp_path)]),
+                                  "unseen_conditions", "unseen_conditions.toml")
+    spec, profile, stem = _common.sweep_spec(
+        parser.parse_args(["--quick", "--out", str(tmp_path), "--variant", "g2",
+                           "--set", "sweep.seeds=1"]),
+        "unseen_conditions", "unseen_conditions.toml")
+    assert (profile, stem) == ("quick", standard[2] + "_g2")
+    assert spec.output == standard[0].output.with_name(standard[0].output.name + "_g2")
+    assert spec.seeds == [0]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--variant", "../elsewhere"])
+
+
 # ------------------------------------------------------------------ seed spread
 def test_seed_spread_keeps_the_row_order_and_gives_a_single_run_no_sd():
     rows = [{"arm": "GRU alone", "seed": 0, "gru": 0.5},
