@@ -18,7 +18,9 @@ from eag_augment.pipelines.report import (make_figures, markdown_table, scores_f
                                           summarize)
 from eag_augment.pipelines.runner import (Job, RunResult, bind_augmenter, load_predictions,
                                           parallel_backend, run, run_job, save_predictions)
-from eag_augment.pipelines.spec import RunSpec, SpecError, build_estimator, load_spec
+from eag_augment.pipelines.estimators import build_estimator
+from eag_augment.pipelines.spec import RunSpec, load_spec
+from eag_augment.pipelines.spec_checks import SpecError
 
 __all__ = ["Job", "RunResult", "RunSpec", "SpecError", "bind_augmenter", "build_estimator",
            "compare", "comparison_markdown", "fold_split", "load_dataset", "load_predictions",

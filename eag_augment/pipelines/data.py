@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eag_augment.pipelines.spec import SpecError
+from eag_augment.pipelines.spec_checks import SpecError
 from eag_augment.angles import wrap_angle
 from eag_augment.trials import TrialSet
 

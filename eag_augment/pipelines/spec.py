@@ -34,7 +34,7 @@ from eag_augment.pipelines.spec_checks import (SpecError, _as_list, _check_keys,
                                                _finite_list, _suggest)
 
 
-__all__ = ["RunSpec", "SpecError", "load_spec", "parse_override", "build_estimator"]
+__all__ = ["RunSpec", "load_spec", "parse_override"]
 
 BACKENDS = ("loky", "threading", "dask", "ray")
 DATASET_KINDS = ("synthetic_reach", "lorenz", "nwb", "mat", "npz")
