@@ -1,17 +1,22 @@
-"""The simple augmentation baselines: Poisson jitter and the Poisson encoding GLM."""
+"""The simple augmentation baselines (Poisson jitter, the Poisson encoding GLM) and the
+autoencoder-reconstruction diagnostic built on jitter."""
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 
 from eag_augment import SyntheticAugmenter, TrialSet
-from eag_augment.generators import (PoissonEncodingGenerator, PoissonJitterGenerator,
+from eag_augment.generators import (AutoencoderReconstructionGenerator, LatentAutoencoder,
+                                    PoissonEncodingGenerator, PoissonJitterGenerator,
                                     load_generator)
 from eag_augment.generators.encoding import fit_poisson_glm, velocity_features
 from eag_augment.generators.jitter import nearest_trials
 
-GENERATORS = [PoissonJitterGenerator(max_shift=1), PoissonEncodingGenerator(lags=(0, 2))]
+TINY_AE = LatentAutoencoder(latent_dim=2, channels=4, n_blocks=1, state_dim=4, steps=5,
+                            device="cpu")
+GENERATORS = [PoissonJitterGenerator(max_shift=1), PoissonEncodingGenerator(lags=(0, 2)),
+              AutoencoderReconstructionGenerator(TINY_AE, device="cpu", random_state=0)]
 
 
 @pytest.fixture(scope="module", params=GENERATORS, ids=lambda g: type(g).__name__)
@@ -43,9 +48,10 @@ def test_save_load_round_trip(fitted, tiny_reach, tmp_path):
     path = fitted.save(tmp_path / "gen.ckpt")
     loaded = load_generator(path, device="cpu")
     assert type(loaded) is type(fitted)
+    # Nested estimators compare by their parameters (deep=True), tuples as lists.
     as_lists = lambda params: {k: list(v) if isinstance(v, tuple) else v  # noqa: E731
-                               for k, v in params.items()}
-    assert as_lists(loaded.get_params()) == as_lists(fitted.get_params())
+                               for k, v in params.items() if not isinstance(v, BaseEstimator)}
+    assert as_lists(loaded.get_params(deep=True)) == as_lists(fitted.get_params(deep=True))
     vel = tiny_reach.behavior[:5]
     a = fitted.sample(5, velocity=vel, random_state=1)
     b = loaded.sample(5, velocity=vel, random_state=1)
@@ -173,3 +179,24 @@ def test_encoding_rejects_bad_parameters(tiny_reach, params, match):
 def test_encoding_needs_velocity_condition(tiny_reach):
     with pytest.raises(ValueError, match="condition"):
         PoissonEncodingGenerator(condition="angle").fit(tiny_reach)
+
+
+# ------------------------------------------------------------ autoencoder reconstruction
+def test_reconstruction_draws_around_the_autoencoders_rates_of_the_matching_trial(tiny_reach):
+    gen = AutoencoderReconstructionGenerator(TINY_AE, device="cpu", random_state=0)
+    gen.fit(tiny_reach)
+    k = 4
+    out = gen.sample(3, velocity=np.repeat(tiny_reach.behavior[k:k + 1], 3, axis=0),
+                     random_state=0)
+    expected = gen.autoencoder_.predict_rates(tiny_reach[k:k + 1])[0]
+    for rates in out.rates:
+        np.testing.assert_allclose(rates, expected, rtol=1e-5)
+    # Smoothed rates, not the trial's own counts (what jitter would give).
+    assert not np.allclose(out.rates[0], tiny_reach.spikes[k])
+    # The autoencoder given is cloned, not trained in place.
+    assert not hasattr(TINY_AE, "n_neurons_")
+
+
+def test_reconstruction_refuses_a_bad_autoencoder_before_training(tiny_reach):
+    with pytest.raises(ValueError, match="autoencoder"):
+        AutoencoderReconstructionGenerator(autoencoder="big").fit(tiny_reach)

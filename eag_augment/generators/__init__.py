@@ -10,8 +10,9 @@ from eag_augment.generators.langevin import LangevinFlowGenerator
 from eag_augment.generators.oracle import OracleGenerator
 from eag_augment.generators.presets import GENERATORS, PRESETS, make_generator
 from eag_augment.generators.psth import PSTHPoissonGenerator
+from eag_augment.generators.reconstruction import AutoencoderReconstructionGenerator
 
-__all__ = ["BaseGenerator", "EAGGenerator", "LangevinFlowGenerator", "LatentAutoencoder",
+__all__ = ["AutoencoderReconstructionGenerator", "BaseGenerator", "EAGGenerator", "LangevinFlowGenerator", "LatentAutoencoder",
            "LatentDiffusionGenerator", "OracleGenerator", "PSTHPoissonGenerator",
            "PoissonEncodingGenerator", "PoissonJitterGenerator", "GENERATORS", "PRESETS",
            "load_generator", "make_generator"]
