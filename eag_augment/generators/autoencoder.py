@@ -6,23 +6,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 
+from eag_augment._arrays import validate_spikes
 from eag_augment._portable import PortableTorchState
 from eag_augment._torch import (PRECISIONS, resolve_device, seed_from, threads, torch_generator,
                                 uses_bf16)
 from eag_augment._validation import (DEVICE, StrOptions, non_negative_real, positive_int,
                                      positive_real, unit_interval)
-from eag_augment.generators._training import TrainingHistory, fit_module, resolve_epochs
 from eag_augment.checkpoint import load_checkpoint, save_checkpoint
+from eag_augment.generators._training import TrainingHistory, fit_module, resolve_epochs
 from eag_augment.generators.base import encode_param, register
 from eag_augment.nn.autoencoder import (PoissonAutoencoder, coordinated_dropout_loss,
                                         latent_regularizer)
-from eag_augment._arrays import validate_spikes
 from eag_augment.trials import TrialSet
 
-__all__ = ["LatentAutoencoder"]
+__all__ = ["LatentAutoencoder", "fit_autoencoder"]
 
 _ARCH = ("latent_dim", "channels", "n_blocks", "state_dim", "bidirectional", "dropout")
 
@@ -297,3 +297,15 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
             raise ValueError(f"{path} does not match LatentAutoencoder's expected contents: "
                              f"{err}") from err
         return ae
+
+
+def fit_autoencoder(prototype: LatentAutoencoder | None, trials: TrialSet,
+                    rng: np.random.Generator, device: str, verbose: int) -> LatentAutoencoder:
+    """A clone of ``prototype`` (``LatentAutoencoder()`` when None) fitted on ``trials`` on
+    ``device``: stage 1 of the generators built on an autoencoder. Its training is seeded
+    from ``rng`` unless the prototype sets its own ``random_state``."""
+    ae = clone(prototype) if prototype is not None else LatentAutoencoder()
+    if ae.random_state is None:
+        ae.set_params(random_state=int(rng.integers(2**31)))
+    ae.set_params(device=device, verbose=verbose)
+    return ae.fit(trials)

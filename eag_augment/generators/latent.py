@@ -14,12 +14,11 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from sklearn.base import clone
 
 from eag_augment._torch import PRECISIONS, autocast_context, resolve_device, threads
 from eag_augment._validation import (DEVICE, Interval, StrOptions, non_negative_real,
                                      positive_int, positive_real)
-from eag_augment.generators.autoencoder import LatentAutoencoder
+from eag_augment.generators.autoencoder import LatentAutoencoder, fit_autoencoder
 from eag_augment.generators.base import BaseGenerator
 from eag_augment.trials import TrialSet
 
@@ -90,8 +89,8 @@ class LatentGenerator(BaseGenerator):
             raise ValueError("unlabelled spikes train the autoencoder, and fitted_autoencoder "
                              "is fitted already: fit it with them, or drop one of the two")
         ae = fitted_autoencoder
-        if ae is None:
-            ae = clone(self.autoencoder) if self.autoencoder is not None else LatentAutoencoder()
+        if ae is None:  # still unfitted: only its latent_dim is read before training
+            ae = self.autoencoder if self.autoencoder is not None else LatentAutoencoder()
         self.generates_behavior_ = bool(
             getattr(self, "generate_behavior", True) and self.condition_ != "velocity"
             and trials.behavior is not None
@@ -99,12 +98,10 @@ class LatentGenerator(BaseGenerator):
         n_behavior = trials.behavior.shape[2] if self.generates_behavior_ else 0
         self._check_prior(trials.n_bins, ae.latent_dim + n_behavior)
         if fitted_autoencoder is None:
-            if ae.random_state is None:
-                ae.set_params(random_state=int(rng.integers(2**31)))
-            ae.set_params(device=self.device, verbose=self.verbose)
-            ae.fit(trials if unlabelled is None else TrialSet(
+            ae = fit_autoencoder(self.autoencoder, trials if unlabelled is None else TrialSet(
                 np.concatenate([trials.spikes, unlabelled]), bin_ms=trials.bin_ms,
-                neuron_ids=trials.neuron_ids, heldout=trials.heldout))
+                neuron_ids=trials.neuron_ids, heldout=trials.heldout), rng, self.device,
+                self.verbose)
         self.autoencoder_ = ae
         self.n_unlabelled_ = 0 if unlabelled is None else len(unlabelled)
         z = ae.encode(trials)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import clone
 
 from eag_augment._torch import resolve_device
 from eag_augment._validation import DEVICE
-from eag_augment.generators.autoencoder import LatentAutoencoder
+from eag_augment.generators.autoencoder import LatentAutoencoder, fit_autoencoder
 from eag_augment.generators.jitter import PoissonJitterGenerator
 from eag_augment.trials import TrialSet
 
@@ -74,9 +73,6 @@ class AutoencoderReconstructionGenerator(PoissonJitterGenerator):
 
     def _fit(self, trials: TrialSet, rng: np.random.Generator) -> None:
         super()._fit(trials, rng)
-        ae = clone(self.autoencoder) if self.autoencoder is not None else LatentAutoencoder()
-        if ae.random_state is None:
-            ae.set_params(random_state=int(rng.integers(2**31)))
-        ae.set_params(device=self.device, verbose=self.verbose)
-        self.autoencoder_ = ae.fit(trials)
-        self.counts_ = ae.predict_rates(trials).astype(np.float32)
+        self.autoencoder_ = fit_autoencoder(self.autoencoder, trials, rng, self.device,
+                                            self.verbose)
+        self.counts_ = self.autoencoder_.predict_rates(trials).astype(np.float32)
