@@ -34,12 +34,12 @@ from sklearn.utils import check_random_state
 import imblearn.base  # noqa: F401
 from imblearn.utils._tags import InputTags, SamplerTags, Tags
 
+from eag_augment._arrays import as_finite_array, validate_spikes
 from eag_augment._memory import check_memory
 from eag_augment._validation import (HasMethods, InvalidParameterError, StrOptions,
                                      non_negative_int, non_negative_real, positive_real)
-from eag_augment.provenance import mark_synthetic
-from eag_augment._arrays import as_finite_array, validate_spikes
 from eag_augment.angles import angle_of_reach, check_angles, rotate_xy, wrap_angle
+from eag_augment.provenance import mark_synthetic
 from eag_augment.trials import TrialSet
 
 __all__ = ["SyntheticAugmenter", "trajectories_at"]

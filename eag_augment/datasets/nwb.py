@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 
 from eag_augment._optional import import_nlb_tools
+from eag_augment.angles import angle_of_reach
 from eag_augment.datasets import _nwb_metadata
 from eag_augment.datasets._nwb_layout import (ALIGN_FIELD, FORMAT_VERSION, RATES, SCRATCH,
                                               WRITER, whole_ms)
 from eag_augment.datasets.nwb_resample import resample_dataset
-from eag_augment.angles import angle_of_reach
 from eag_augment.trials import TrialSet
 
 __all__ = ["load_nwb", "check_nwb_args", "SUPPORTED_DATASETS"]

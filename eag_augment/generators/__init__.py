@@ -12,7 +12,7 @@ from eag_augment.generators.presets import GENERATORS, PRESETS, make_generator
 from eag_augment.generators.psth import PSTHPoissonGenerator
 from eag_augment.generators.reconstruction import AutoencoderReconstructionGenerator
 
-__all__ = ["AutoencoderReconstructionGenerator", "BaseGenerator", "EAGGenerator", "LangevinFlowGenerator", "LatentAutoencoder",
-           "LatentDiffusionGenerator", "OracleGenerator", "PSTHPoissonGenerator",
-           "PoissonEncodingGenerator", "PoissonJitterGenerator", "GENERATORS", "PRESETS",
-           "load_generator", "make_generator"]
+__all__ = ["AutoencoderReconstructionGenerator", "BaseGenerator", "EAGGenerator",
+           "LangevinFlowGenerator", "LatentAutoencoder", "LatentDiffusionGenerator",
+           "OracleGenerator", "PSTHPoissonGenerator", "PoissonEncodingGenerator",
+           "PoissonJitterGenerator", "GENERATORS", "PRESETS", "load_generator", "make_generator"]

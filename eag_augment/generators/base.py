@@ -20,15 +20,15 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from eag_augment._arrays import as_finite_array, validate_spikes
 from eag_augment._memory import check_memory
 from eag_augment._portable import PortableTorchState
 from eag_augment._torch import resolve_device, seed_from, torch_generator
 from eag_augment._validation import (InvalidParameterError, StrOptions, check_params,
                                      non_negative_int, non_negative_real, positive_int,
                                      positive_real)
-from eag_augment.checkpoint import load_checkpoint, save_checkpoint
-from eag_augment._arrays import as_finite_array, validate_spikes
 from eag_augment.angles import angle_of_reach, check_angles
+from eag_augment.checkpoint import load_checkpoint, save_checkpoint
 from eag_augment.trials import TrialSet, finite_real
 
 __all__ = ["BaseGenerator", "load_generator", "CONDITIONS"]

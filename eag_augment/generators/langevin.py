@@ -8,15 +8,15 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from eag_augment._arrays import validate_spikes
 from eag_augment._progress import progress
 from eag_augment._torch import resolve_device, seed_from, threads, torch_generator
 from eag_augment._validation import (DEVICE, Interval, non_negative_int, non_negative_real,
                                      positive_int, positive_real, unit_interval)
+from eag_augment.angles import angle_of_reach
 from eag_augment.generators._training import TrainingHistory, fit_module
 from eag_augment.generators.base import BaseGenerator
 from eag_augment.nn.langevin import LangevinFlow, gaussian_kl
-from eag_augment._arrays import validate_spikes
-from eag_augment.angles import angle_of_reach
 from eag_augment.trials import TrialSet
 
 __all__ = ["LangevinFlowGenerator"]

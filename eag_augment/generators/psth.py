@@ -7,8 +7,8 @@ import torch
 from scipy.ndimage import gaussian_filter1d
 
 from eag_augment._validation import non_negative_real, positive_int
-from eag_augment.generators.base import BaseGenerator
 from eag_augment.angles import angle_of_reach, rotate_xy, wrap_angle
+from eag_augment.generators.base import BaseGenerator
 from eag_augment.trials import TrialSet
 
 __all__ = ["PSTHPoissonGenerator"]

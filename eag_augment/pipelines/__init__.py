@@ -14,11 +14,11 @@ ready to fit.
 
 from eag_augment.pipelines.comparison import compare, comparison_markdown
 from eag_augment.pipelines.data import fold_split, load_dataset, split_dataset, training_subset
+from eag_augment.pipelines.estimators import build_estimator
 from eag_augment.pipelines.report import (make_figures, markdown_table, scores_figure,
                                           summarize)
 from eag_augment.pipelines.runner import (Job, RunResult, bind_augmenter, load_predictions,
                                           parallel_backend, run, run_job, save_predictions)
-from eag_augment.pipelines.estimators import build_estimator
 from eag_augment.pipelines.spec import RunSpec, load_spec
 from eag_augment.pipelines.spec_checks import SpecError
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from eag_augment.pipelines.spec_checks import SpecError
 from eag_augment.angles import wrap_angle
+from eag_augment.pipelines.spec_checks import SpecError
 from eag_augment.trials import TrialSet
 
 __all__ = ["fold_split", "load_dataset", "split_dataset", "subset_indices", "training_subset"]
