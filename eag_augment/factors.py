@@ -73,15 +73,19 @@ class FactorDecoder(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         return tags
 
-    def _fit_autoencoder(self, X, is_synthetic, unlabelled):
-        """Validated X and the autoencoder fitted on its real trials and ``unlabelled``."""
+    def _fit_autoencoder(self, X, y, is_synthetic, unlabelled):
+        """Validated X and the autoencoder fitted on its real trials and ``unlabelled`` (with
+        the real trials' ``y`` as its behaviour where its ``behavior_weight`` > 0)."""
         self._validate_params()
         if is_synthetic is None:
             is_synthetic = synthetic_mask(X)
         X = check_trials(X, "X", "(trials, bins, neurons)")
         check_non_negative(X, "the autoencoder")
-        real = X if is_synthetic is None else X[~np.asarray(is_synthetic, dtype=bool)]
-        spikes = real
+        real = slice(None) if is_synthetic is None else ~np.asarray(is_synthetic, dtype=bool)
+        ae = clone(self.autoencoder) if self.autoencoder is not None else LatentAutoencoder()
+        spikes = X[real]
+        behavior = check_trials(y, "y", "(trials, bins, dims)")[real] \
+            if ae.behavior_weight > 0 else None
         self.n_unlabelled_ = 0
         if unlabelled is not None:
             unlabelled = check_trials(unlabelled, "unlabelled", "(trials, bins, neurons)")
@@ -89,10 +93,12 @@ class FactorDecoder(RegressorMixin, BaseEstimator):
                 raise ValueError(f"unlabelled must have (bins, neurons) {X.shape[1:]} like X, "
                                  f"got {unlabelled.shape[1:]}")
             check_non_negative(unlabelled, "the autoencoder")
-            spikes = np.concatenate([real, unlabelled])
+            spikes = np.concatenate([spikes, unlabelled])
+            if behavior is not None:  # NaN trials: the autoencoder's mark of "no labels"
+                behavior = np.concatenate(
+                    [behavior, np.full((len(unlabelled),) + behavior.shape[1:], np.nan)])
             self.n_unlabelled_ = len(unlabelled)
-        ae = clone(self.autoencoder) if self.autoencoder is not None else LatentAutoencoder()
-        self.autoencoder_ = ae.fit(np.round(spikes).astype(np.int32))
+        self.autoencoder_ = ae.fit(np.round(spikes).astype(np.int32), behavior)
         return X
 
     def _rates(self, X: np.ndarray) -> np.ndarray:
@@ -107,7 +113,7 @@ class FactorDecoder(RegressorMixin, BaseEstimator):
 
         Never pass spikes of the test period as ``unlabelled``.
         """
-        X = self._fit_autoencoder(X, is_synthetic, unlabelled)
+        X = self._fit_autoencoder(X, y, is_synthetic, unlabelled)
         self.decoder_ = self._decoder().fit(self._rates(X), y, is_synthetic=is_synthetic)
         return self
 
@@ -116,7 +122,7 @@ class FactorDecoder(RegressorMixin, BaseEstimator):
         if any(not k.startswith("decoder__") for s in settings for k in s):
             return [clone(self).set_params(**s).fit(X, y, is_synthetic, unlabelled)
                     for s in settings]
-        X = self._fit_autoencoder(X, is_synthetic, unlabelled)
+        X = self._fit_autoencoder(X, y, is_synthetic, unlabelled)
         rates = self._rates(X)
         inner = [{k.removeprefix("decoder__"): v for k, v in s.items()} for s in settings]
         fitted = []

@@ -18,8 +18,8 @@ from eag_augment._validation import (DEVICE, StrOptions, non_negative_real, posi
 from eag_augment.checkpoint import load_checkpoint, save_checkpoint
 from eag_augment.generators._training import TrainingHistory, fit_module, resolve_epochs
 from eag_augment.generators.base import encode_param, register
-from eag_augment.nn.autoencoder import (PoissonAutoencoder, coordinated_dropout_loss,
-                                        latent_regularizer)
+from eag_augment.nn.autoencoder import (PoissonAutoencoder, behavior_loss,
+                                        coordinated_dropout_loss, latent_regularizer)
 from eag_augment.trials import TrialSet
 
 __all__ = ["LatentAutoencoder", "fit_autoencoder"]
@@ -49,6 +49,12 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
         Coordinated-dropout probability p (0.2 Lorenz, 0.5 MC_Maze in LDNS).
     l2, smoothness : float
         Latent penalties b_L2 and b_td, per spike entry.
+    behavior_weight : float
+        Weight of an auxiliary loss that keeps behaviour linearly decodable from the latents:
+        the mean squared error of a linear read-out of the standardised behaviour from each
+        bin's latents, added to the Poisson loss (early stopping watches the sum).
+        0 (default): unsupervised, as in LDNS and EAG. Above 0, ``fit`` needs the
+        behaviour (``y``, or a TrialSet's ``behavior``).
     lr, weight_decay, batch_size, grad_clip
         Optimisation.
     epochs, steps : int
@@ -80,6 +86,7 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
         "latent_dim": [positive_int], "channels": [positive_int], "n_blocks": [positive_int],
         "state_dim": [positive_int], "bidirectional": ["boolean"], "dropout": [unit_interval],
         "cd_rate": [unit_interval], "l2": [non_negative_real], "smoothness": [non_negative_real],
+        "behavior_weight": [non_negative_real],
         "lr": [positive_real], "weight_decay": [non_negative_real],
         "epochs": [positive_int, None], "steps": [positive_int], "batch_size": [positive_int],
         "patience": [positive_int, None], "grad_clip": [positive_real, None],
@@ -98,6 +105,7 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
         cd_rate: float = 0.3,
         l2: float = 1e-3,
         smoothness: float = 0.1,
+        behavior_weight: float = 0.0,
         lr: float = 3e-3,
         weight_decay: float = 0.01,
         epochs: int | None = None,
@@ -122,6 +130,7 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
         self.cd_rate = cd_rate
         self.l2 = l2
         self.smoothness = smoothness
+        self.behavior_weight = behavior_weight
         self.lr = lr
         self.weight_decay = weight_decay
         self.epochs = epochs
@@ -137,10 +146,34 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
         self.random_state = random_state
         self.encode_heldout = encode_heldout
 
-    def _build(self, n_neurons: int, heldout: np.ndarray | None = None) -> PoissonAutoencoder:
+    def _build(self, n_neurons: int, heldout: np.ndarray | None = None,
+               n_behavior: int = 0) -> PoissonAutoencoder:
         n_inputs = None if heldout is None else int((~heldout).sum())
         return PoissonAutoencoder(n_neurons, **{k: getattr(self, k) for k in _ARCH},
-                                  n_inputs=n_inputs)
+                                  n_inputs=n_inputs, n_behavior=n_behavior)
+
+    def _behavior_of(self, X, y, spikes: np.ndarray) -> np.ndarray | None:
+        """The standardised behaviour (trials, bins, dims) of the auxiliary loss, NaN for
+        trials without labels; None when ``behavior_weight`` is 0."""
+        if self.behavior_weight == 0:
+            return None
+        if y is None and isinstance(X, TrialSet):
+            y = X.behavior
+        if y is None:
+            raise ValueError("behavior_weight > 0 needs the behaviour: fit(X, y) with y of "
+                             "shape (trials, bins, dims), or a TrialSet with behavior")
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim != 3 or y.shape[:2] != spikes.shape[:2]:
+            raise ValueError(f"y must have shape {spikes.shape[:2] + ('dims',)} to match X, "
+                             f"got {y.shape}")
+        unlabelled = np.isnan(y).all(axis=(1, 2))
+        if not np.isfinite(y[~unlabelled]).all():
+            raise ValueError("y must be finite, except whole trials of NaN (no labels)")
+        if unlabelled.all():
+            raise ValueError("behavior_weight > 0 needs at least one labelled trial in y")
+        labelled = y[~unlabelled]
+        scale = labelled.std(axis=(0, 1))
+        return (y - labelled.mean(axis=(0, 1))) / np.where(scale > 0, scale, 1.0)
 
     def _heldout_of(self, X) -> np.ndarray | None:
         """The neurons the encoder must not read (encode_heldout=False), else None."""
@@ -166,14 +199,21 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
                              "early on its validation loss")
 
     def fit(self, X, y=None) -> LatentAutoencoder:
-        """Fit on spike counts: a TrialSet or an array (trials, bins, neurons)."""
+        """Fit on spike counts: a TrialSet or an array (trials, bins, neurons).
+
+        ``y`` (trials, bins, dims), the behaviour, is read only when ``behavior_weight`` > 0
+        (default: a TrialSet's ``behavior``); trials whose ``y`` is all NaN count as
+        unlabelled and train the Poisson loss alone.
+        """
         self._validate_params()
         spikes = _spikes_of(X)
         heldout = self._heldout_of(X)
+        behavior = self._behavior_of(X, y, spikes)
         with threads(self.n_threads):
-            return self._fit(spikes, heldout)
+            return self._fit(spikes, heldout, behavior)
 
-    def _fit(self, spikes: np.ndarray, heldout: np.ndarray | None) -> LatentAutoencoder:
+    def _fit(self, spikes: np.ndarray, heldout: np.ndarray | None,
+             behavior: np.ndarray | None) -> LatentAutoencoder:
         n = spikes.shape[0]
         n_val = max(1, int(round(self.validation_fraction * n)))
         if n - n_val < 1:
@@ -184,9 +224,14 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
         order = rng.permutation(n)
         x = torch.as_tensor(spikes, dtype=torch.float32, device=self.device_)
         x_train, x_val = x[order[n_val:]], x[order[:n_val]]
+        n_behavior = 0 if behavior is None else behavior.shape[2]
+        if behavior is not None:
+            b_train, b_val = (torch.as_tensor(behavior[part], dtype=torch.float32,
+                                              device=self.device_)
+                              for part in (order[n_val:], order[:n_val]))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = self._build(spikes.shape[2], heldout).to(self.device_)
+            model = self._build(spikes.shape[2], heldout, n_behavior).to(self.device_)
             model.init_from_mean_counts(x_train.mean(dim=(0, 1)),
                                         None if heldout is None else torch.as_tensor(~heldout))
         epochs = resolve_epochs(self.epochs, self.steps, len(x_train), self.batch_size)
@@ -197,6 +242,8 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
             batch = x_train[idx]
             loss, z = coordinated_dropout_loss(model, batch, self.cd_rate, heldout=heldout_t,
                                                full=False)
+            if behavior is not None:
+                loss = loss + self.behavior_weight * behavior_loss(model, z, b_train[idx])
             return loss + latent_regularizer(z, batch.numel(), self.l2, self.smoothness)
 
         val_gen_seed = seed + 1
@@ -204,8 +251,11 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
         def val_loss(module):
             # A fixed dropout mask, so that epochs are compared on the same held-out entries.
             gen = torch_generator(val_gen_seed, self.device_)
-            return coordinated_dropout_loss(module, x_val, max(self.cd_rate, 0.2), gen,
-                                            heldout_t)[0].item()
+            loss, z = coordinated_dropout_loss(module, x_val, max(self.cd_rate, 0.2), gen,
+                                               heldout_t)
+            if behavior is not None:
+                loss = loss + self.behavior_weight * behavior_loss(module, z, b_val)
+            return loss.item()
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -217,6 +267,7 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
                 verbose=self.verbose, stage="autoencoder",
             )
         self.n_neurons_ = spikes.shape[2]
+        self.n_behavior_ = n_behavior
         self.heldout_ = heldout
         return self
 
@@ -264,18 +315,20 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
     # Used by the generators that embed an autoencoder in their checkpoint.
     def get_state(self) -> tuple[dict, dict]:
         self._check()
-        config = {"n_neurons_": self.n_neurons_, "history_": self.history_.as_dict()}
+        config = {"n_neurons_": self.n_neurons_, "n_behavior_": getattr(self, "n_behavior_", 0),
+                  "history_": self.history_.as_dict()}
         if getattr(self, "heldout_", None) is not None:
             config["heldout_"] = self.heldout_.tolist()
         return config, self.module_.state_dict()
 
     def set_state(self, config: dict, state: dict, device: torch.device) -> None:
         self.n_neurons_ = config["n_neurons_"]
+        self.n_behavior_ = config.get("n_behavior_", 0)
         self.history_ = TrainingHistory(**config["history_"])
         self.device_ = device
         heldout = config.get("heldout_")
         self.heldout_ = None if heldout is None else np.array(heldout, dtype=bool)
-        module = self._build(self.n_neurons_, self.heldout_)
+        module = self._build(self.n_neurons_, self.heldout_, self.n_behavior_)
         module.load_state_dict(state)
         self.module_ = module.to(device).eval()
 
@@ -300,12 +353,14 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
 
 
 def fit_autoencoder(prototype: LatentAutoencoder | None, trials: TrialSet,
-                    rng: np.random.Generator, device: str, verbose: int) -> LatentAutoencoder:
+                    rng: np.random.Generator, device: str, verbose: int,
+                    behavior: np.ndarray | None = None) -> LatentAutoencoder:
     """A clone of ``prototype`` (``LatentAutoencoder()`` when None) fitted on ``trials`` on
     ``device``: stage 1 of the generators built on an autoencoder. Its training is seeded
-    from ``rng`` unless the prototype sets its own ``random_state``."""
+    from ``rng`` unless the prototype sets its own ``random_state``; ``behavior`` (default
+    ``trials.behavior``) is its ``y``."""
     ae = clone(prototype) if prototype is not None else LatentAutoencoder()
     if ae.random_state is None:
         ae.set_params(random_state=int(rng.integers(2**31)))
     ae.set_params(device=device, verbose=verbose)
-    return ae.fit(trials)
+    return ae.fit(trials, behavior)

@@ -27,6 +27,15 @@ __all__ = ["LatentGenerator"]
 _CLAMP = 5.0
 
 
+def _without_labels(trials: TrialSet, unlabelled: np.ndarray) -> np.ndarray | None:
+    """The behaviour of ``trials`` followed by NaN for the ``unlabelled`` trials (the
+    autoencoder's marking of trials without labels); None when ``trials`` has none."""
+    if trials.behavior is None:
+        return None
+    missing = np.full((len(unlabelled),) + trials.behavior.shape[1:], np.nan)
+    return np.concatenate([trials.behavior, missing])
+
+
 def _zscore_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     flat = x.reshape(-1, x.shape[-1])
     return flat.mean(0).astype(np.float32), np.maximum(flat.std(0), 1e-6).astype(np.float32)
@@ -97,11 +106,14 @@ class LatentGenerator(BaseGenerator):
         )
         n_behavior = trials.behavior.shape[2] if self.generates_behavior_ else 0
         self._check_prior(trials.n_bins, ae.latent_dim + n_behavior)
-        if fitted_autoencoder is None:
-            ae = fit_autoencoder(self.autoencoder, trials if unlabelled is None else TrialSet(
-                np.concatenate([trials.spikes, unlabelled]), bin_ms=trials.bin_ms,
-                neuron_ids=trials.neuron_ids, heldout=trials.heldout), rng, self.device,
-                self.verbose)
+        if fitted_autoencoder is None and unlabelled is None:
+            ae = fit_autoencoder(self.autoencoder, trials, rng, self.device, self.verbose)
+        elif fitted_autoencoder is None:
+            ae = fit_autoencoder(
+                self.autoencoder, TrialSet(np.concatenate([trials.spikes, unlabelled]),
+                                           bin_ms=trials.bin_ms, neuron_ids=trials.neuron_ids,
+                                           heldout=trials.heldout),
+                rng, self.device, self.verbose, behavior=_without_labels(trials, unlabelled))
         self.autoencoder_ = ae
         self.n_unlabelled_ = 0 if unlabelled is None else len(unlabelled)
         z = ae.encode(trials)

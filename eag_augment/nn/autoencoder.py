@@ -3,6 +3,7 @@
 Spike counts (batch, bins, neurons) -> S4 encoder -> latents z (batch, bins, latent_dim)
 -> per-bin decoder -> firing rates (expected spikes per bin, softplus). All temporal structure
 lives in z: the decoder sees one bin at a time, so a generator only has to produce latents.
+An optional linear read-out of behaviour from z serves only as a training loss.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from torch.nn import functional as F
 
 from eag_augment.nn.s4 import S4Block
 
-__all__ = ["PoissonAutoencoder", "coordinated_dropout_loss", "latent_regularizer"]
+__all__ = ["PoissonAutoencoder", "behavior_loss", "coordinated_dropout_loss",
+           "latent_regularizer"]
 
 
 class PoissonAutoencoder(nn.Module):
@@ -37,6 +39,9 @@ class PoissonAutoencoder(nn.Module):
     n_inputs : int, optional
         Neurons the encoder reads, when fewer than the ``n_neurons`` it predicts (co-smoothing:
         held-in in, all out); default ``n_neurons``.
+    n_behavior : int
+        Dimensions of a linear read-out ``readout`` of behaviour from z (0: none); only
+        :func:`behavior_loss` uses it.
     """
 
     def __init__(
@@ -49,6 +54,7 @@ class PoissonAutoencoder(nn.Module):
         bidirectional: bool = True,
         dropout: float = 0.0,
         n_inputs: int | None = None,
+        n_behavior: int = 0,
     ) -> None:
         super().__init__()
         n_inputs = n_neurons if n_inputs is None else n_inputs
@@ -62,6 +68,7 @@ class PoissonAutoencoder(nn.Module):
         self.decoder = nn.Sequential(
             nn.Linear(latent_dim, channels), nn.GELU(), nn.Linear(channels, n_neurons)
         )
+        self.readout = nn.Linear(latent_dim, n_behavior) if n_behavior else None
 
     def encode(self, spikes: torch.Tensor) -> torch.Tensor:
         """Spike counts (batch, bins, n_inputs) -> latents (batch, bins, latent_dim)."""
@@ -120,6 +127,17 @@ def coordinated_dropout_loss(
         full[..., ~heldout] = counted
         counted = full
     return (nll * counted).sum() / counted.sum().clamp_min(1.0), z
+
+
+def behavior_loss(model: PoissonAutoencoder, z: torch.Tensor,
+                  behavior: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of the linear read-out of ``behavior`` (batch, bins, dims; standardised,
+    NaN for trials without labels) from latents z (batch, bins, latent_dim); 0 without labels."""
+    labelled = ~torch.isnan(behavior[:, 0, 0])
+    if not labelled.any():
+        return z.new_zeros(())
+    pred = model.readout(z[labelled].float())
+    return F.mse_loss(pred, behavior[labelled])
 
 
 def latent_regularizer(z: torch.Tensor, n_entries: int, l2: float, smooth: float,
