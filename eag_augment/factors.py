@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from eag_augment._validation import HasMethods
 from eag_augment.decoders import RidgeDecoder
 from eag_augment.decoders._base import check_non_negative, check_trials
-from eag_augment.generators.autoencoder import LatentAutoencoder
+from eag_augment.generators.autoencoder import LatentAutoencoder, unlabelled_behavior
 from eag_augment.metrics import velocity_r2
 from eag_augment.provenance import synthetic_mask
 
@@ -94,9 +94,7 @@ class FactorDecoder(RegressorMixin, BaseEstimator):
                                  f"got {unlabelled.shape[1:]}")
             check_non_negative(unlabelled, "the autoencoder")
             spikes = np.concatenate([spikes, unlabelled])
-            if behavior is not None:  # NaN trials: the autoencoder's mark of "no labels"
-                behavior = np.concatenate(
-                    [behavior, np.full((len(unlabelled),) + behavior.shape[1:], np.nan)])
+            behavior = unlabelled_behavior(behavior, len(unlabelled))
             self.n_unlabelled_ = len(unlabelled)
         self.autoencoder_ = ae.fit(np.round(spikes).astype(np.int32), behavior)
         return X

@@ -22,7 +22,7 @@ from eag_augment.nn.autoencoder import (PoissonAutoencoder, behavior_loss,
                                         coordinated_dropout_loss, latent_regularizer)
 from eag_augment.trials import TrialSet
 
-__all__ = ["LatentAutoencoder", "fit_autoencoder"]
+__all__ = ["LatentAutoencoder", "fit_autoencoder", "unlabelled_behavior"]
 
 _ARCH = ("latent_dim", "channels", "n_blocks", "state_dim", "bidirectional", "dropout")
 
@@ -350,6 +350,14 @@ class LatentAutoencoder(PortableTorchState, BaseEstimator):
             raise ValueError(f"{path} does not match LatentAutoencoder's expected contents: "
                              f"{err}") from err
         return ae
+
+
+def unlabelled_behavior(behavior: np.ndarray | None, n_unlabelled: int) -> np.ndarray | None:
+    """``behavior`` (trials, bins, dims) followed by ``n_unlabelled`` trials of NaN, the
+    autoencoder's mark of trials without labels; None stays None."""
+    if behavior is None:
+        return None
+    return np.concatenate([behavior, np.full((n_unlabelled,) + behavior.shape[1:], np.nan)])
 
 
 def fit_autoencoder(prototype: LatentAutoencoder | None, trials: TrialSet,

@@ -18,22 +18,14 @@ import torch
 from eag_augment._torch import PRECISIONS, autocast_context, resolve_device, threads
 from eag_augment._validation import (DEVICE, Interval, StrOptions, non_negative_real,
                                      positive_int, positive_real)
-from eag_augment.generators.autoencoder import LatentAutoencoder, fit_autoencoder
+from eag_augment.generators.autoencoder import (LatentAutoencoder, fit_autoencoder,
+                                                 unlabelled_behavior)
 from eag_augment.generators.base import BaseGenerator
 from eag_augment.trials import TrialSet
 
 __all__ = ["LatentGenerator"]
 
 _CLAMP = 5.0
-
-
-def _without_labels(trials: TrialSet, unlabelled: np.ndarray) -> np.ndarray | None:
-    """The behaviour of ``trials`` followed by NaN for the ``unlabelled`` trials (the
-    autoencoder's marking of trials without labels); None when ``trials`` has none."""
-    if trials.behavior is None:
-        return None
-    missing = np.full((len(unlabelled),) + trials.behavior.shape[1:], np.nan)
-    return np.concatenate([trials.behavior, missing])
 
 
 def _zscore_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,14 +98,15 @@ class LatentGenerator(BaseGenerator):
         )
         n_behavior = trials.behavior.shape[2] if self.generates_behavior_ else 0
         self._check_prior(trials.n_bins, ae.latent_dim + n_behavior)
-        if fitted_autoencoder is None and unlabelled is None:
-            ae = fit_autoencoder(self.autoencoder, trials, rng, self.device, self.verbose)
-        elif fitted_autoencoder is None:
-            ae = fit_autoencoder(
-                self.autoencoder, TrialSet(np.concatenate([trials.spikes, unlabelled]),
-                                           bin_ms=trials.bin_ms, neuron_ids=trials.neuron_ids,
-                                           heldout=trials.heldout),
-                rng, self.device, self.verbose, behavior=_without_labels(trials, unlabelled))
+        if fitted_autoencoder is None:
+            fit_on, behavior = trials, None
+            if unlabelled is not None:
+                fit_on = TrialSet(np.concatenate([trials.spikes, unlabelled]),
+                                  bin_ms=trials.bin_ms, neuron_ids=trials.neuron_ids,
+                                  heldout=trials.heldout)
+                behavior = unlabelled_behavior(trials.behavior, len(unlabelled))
+            ae = fit_autoencoder(self.autoencoder, fit_on, rng, self.device, self.verbose,
+                                 behavior)
         self.autoencoder_ = ae
         self.n_unlabelled_ = 0 if unlabelled is None else len(unlabelled)
         z = ae.encode(trials)
