@@ -54,6 +54,9 @@ def sweep_parser(description: str, datasets: tuple[str, ...] = ("synthetic", "m1
                    help="override a spec entry, e.g. sweep.seeds=3 (repeatable)")
     p.add_argument("--report-only", action="store_true",
                    help="rebuild tables and figures from the last run's rows without rerunning")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the jobs an earlier run of the same settings finished (the run "
+                        "folder's jobs/) and run only the rest: a stopped run goes on")
     p.add_argument("--variant", type=_variant_name, metavar="NAME",
                    help="a run with other settings (--set) beside the standard one: NAME is "
                         "appended to its run folder and result files, which it leaves alone")
@@ -119,6 +122,31 @@ def machine() -> dict:
         commit = ""
     return {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit, **machine_info(),
             "command": " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:])}
+
+
+def run_machine(spec: RunSpec, resumed: list[dict]) -> dict:
+    """:func:`machine` for a spec-driven run, with the torch threads each job used and the
+    jobs it resumed from earlier runs (``RunResult.resumed``: job, wall time, date, CPU)."""
+    info = machine()
+    return {**info, "torch_threads": spec.torch_threads or info["torch_threads"],
+            "resumed_jobs": [{"job": r["job"], "wall_s": r["wall_s"], "date": r["time"],
+                              "cpu": r["machine"]["cpu"]} for r in resumed]}
+
+
+def measured_on(info: dict, wall_s: float) -> str:
+    """The line that opens a result page: hardware, commit, date, command, wall time and the
+    jobs resumed from earlier runs, whose own time the wall time leaves out."""
+    took = f"{wall_s / 3600:.1f} h" if wall_s >= 5400 else f"{wall_s / 60:.1f} min"
+    text = (f"Measured on {info['cpu']} ({info['cores']} cores, {info['torch_threads']} torch "
+            f"thread(s) per job, native bf16: {info['native_bf16']}), commit {info['commit']}, "
+            f"{info['date']}; command `{info['command']}`; wall time {took}")
+    if resumed := info.get("resumed_jobs"):
+        dates = sorted(r["date"] for r in resumed)
+        cpus = ", ".join(sorted({r["cpu"] for r in resumed}))
+        text += (f", besides {len(resumed)} jobs resumed from earlier runs of the same settings "
+                 f"({sum(r['wall_s'] for r in resumed) / 3600:.1f} h of job time, "
+                 f"{dates[0]} to {dates[-1]}, on {cpus})")
+    return text + ".\n"
 
 
 def shown(path: Path) -> str:

@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, shown, sweep_parser, sweep_spec, write_json  # noqa: E402
+from _common import (measured_on, run_machine, shown, sweep_parser, sweep_spec,  # noqa: E402
+                     write_json)
 
 from eag_augment.model_selection import bootstrap_r2  # noqa: E402
 from eag_augment.pipelines import (compare, comparison_markdown, load_predictions,  # noqa: E402
@@ -200,9 +201,7 @@ def report_markdown(name: str, comparison: pd.DataFrame, versus: pd.DataFrame,
                     capture: pd.DataFrame | None, choices: pd.DataFrame, checks: list[dict],
                     info: dict, wall_s: float) -> str:
     parts = [f"# {name}\n",
-             f"Measured on {info['cpu']} ({info['cores']} cores, {info['torch_threads']} torch "
-             f"thread(s) per job, native bf16: {info['native_bf16']}), commit {info['commit']}, "
-             f"{info['date']}; command `{info['command']}`; wall time {wall_s / 3600:.1f} h.\n",
+             measured_on(info, wall_s),
              "## Against the tuned baselines\n", comparison_markdown(comparison)]
     if not versus.empty:
         v = versus.copy()
@@ -296,9 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         # The machine of the run, not of this rebuild.
         info = json.loads((out / f"{stem}.json").read_text())["machine"]
     else:
-        result = run(spec, verbose=1)
+        result = run(spec, verbose=1, resume=args.resume)
         rows, wall_s = result.rows, result.wall_s
-        info = {**machine(), "torch_threads": spec.torch_threads or machine()["torch_threads"]}
+        info = run_machine(spec, result.resumed)
     predictions, targets = load_predictions(spec.output / "predictions.npz")
     rows, predictions, wall_s = merge_runs(rows, predictions, wall_s, args.merge)
     shared = spec.split["kind"] != "blocked"

@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, machine, shown, sweep_spec, write_json  # noqa: E402
+from _common import ROOT, run_machine, shown, sweep_spec, write_json  # noqa: E402
 from decoding_gain import (_panels, build_parser,  # noqa: E402
                            check_targets, head_to_head, ratio_choices, records,
                            report_markdown)
@@ -67,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         rows, wall_s = pd.DataFrame(saved["rows"]), saved["wall_s"]
         info = json.loads((out / f"{stem}.json").read_text())["machine"]
     else:
-        result = run(spec, verbose=1)
+        result = run(spec, verbose=1, resume=args.resume)
         rows, wall_s = result.rows, result.wall_s
-        info = {**machine(), "torch_threads": spec.torch_threads}
+        info = run_machine(spec, result.resumed)
     predictions, targets = load_predictions(spec.output / "predictions.npz")
     if profile is None:
         for run_dir in ("decoding_gain_m1", "decoding_gain_m1_medium"):

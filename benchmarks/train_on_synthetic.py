@@ -41,14 +41,15 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (fit_decoders, interval_bars, machine, shown, sweep_parser,  # noqa: E402
-                     sweep_spec, write_json)
+from _common import (fit_decoders, interval_bars, measured_on, run_machine, shown,  # noqa: E402
+                     sweep_parser, sweep_spec, write_json)
 from decoding_gain import _interval, md_table, records  # noqa: E402
 
 from eag_augment.metrics import velocity_r2  # noqa: E402
 from eag_augment.pipelines import (bind_augmenter, compare, comparison_markdown,  # noqa: E402
                                    fold_split, load_dataset, load_predictions,
                                    parallel_backend, save_predictions, training_subset)
+from eag_augment.pipelines.job_store import JobStore  # noqa: E402
 from eag_augment.trials import TrialSet  # noqa: E402
 
 log = logging.getLogger("eag_augment")
@@ -165,8 +166,11 @@ def run_job(spec, job: Job, trials: TrialSet, simulator) -> dict:
             "wall_s": time.perf_counter() - start}
 
 
-def compute(spec) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict, float]:
-    """Every job of the sweep: (rows, failures, predictions, targets, wall seconds)."""
+def compute(spec, resume: bool = False
+            ) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict, float, list[dict]]:
+    """Every job of the sweep: (rows, failures, predictions, targets, wall seconds, the jobs
+    resumed from an earlier run). Each finished job is saved in the run folder's jobs/;
+    ``resume`` loads those of the same settings instead of running them again."""
     start = time.perf_counter()
     trials, simulator = load_dataset(spec.dataset, spec.output)
     sources = [REAL] + [n for n in spec.augmenter_names
@@ -174,11 +178,16 @@ def compute(spec) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict, float]:
     jobs = [Job(f, s, src) for f in spec.train_fractions for s in spec.seeds for src in sources]
     log.info("%d jobs (%d fractions x %d folds x %d training sets); data %s", len(jobs),
              len(spec.train_fractions), len(spec.seeds), len(sources), trials)
-    results = []
+    store = JobStore(spec.output / "jobs", spec.raw, augmenter_of=lambda job: job.source)
+    results, todo = store.finished(jobs) if resume else ([], jobs)
+    resumed = store.describe(results)
+    if resume:
+        log.info("resuming: %d of %d jobs loaded from %s", len(results), len(jobs), store.folder)
     with parallel_backend(spec.backend, spec.n_jobs, spec.scheduler) as n_jobs:
         parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
         for done in parallel(joblib.delayed(run_job)(spec, job, trials, simulator)
-                             for job in jobs):
+                             for job in todo):
+            store.save(done)
             results.append(done)
             for f in done["failures"]:
                 log.warning("%s: %s failed: %s", done["job"].describe(), f["decoder"],
@@ -194,7 +203,7 @@ def compute(spec) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict, float]:
                             columns=FAILURE_COLUMNS)
     predictions = {k: v for d in results for k, v in d["predictions"].items()}
     targets = {k: v for d in results for k, v in d["targets"].items()}
-    return rows, failures, predictions, targets, time.perf_counter() - start
+    return rows, failures, predictions, targets, time.perf_counter() - start, resumed
 
 
 # --------------------------------------------------------------------------- targets
@@ -270,9 +279,7 @@ def report_markdown(stem: str, comparison: pd.DataFrame, checks: list[dict], inf
     t["dec"] = t.decoders_s.map("{:.1f}".format)
     return "\n".join([
         f"# {stem}\n",
-        f"Measured on {info['cpu']} ({info['cores']} cores, {info['torch_threads']} torch "
-        f"thread(s) per job, native bf16: {info['native_bf16']}), commit {info['commit']}, "
-        f"{info['date']}; command `{info['command']}`; wall time {wall_s / 60:.1f} min.\n",
+        measured_on(info, wall_s),
         "Decoders trained only on synthetic trials (one per real training trial, generated at "
         "its velocity trajectory by a generator fitted on the real training trials), as spike "
         "counts '(spikes)' or as the rates they were drawn from '(rates)', tested on the real "
@@ -319,8 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         failures = pd.DataFrame(saved["failures"], columns=FAILURE_COLUMNS)
         predictions, targets = load_predictions(spec.output / "predictions.npz")
     else:
-        rows, failures, predictions, targets, wall_s = compute(spec)
-        info = {**machine(), "torch_threads": spec.torch_threads or machine()["torch_threads"]}
+        rows, failures, predictions, targets, wall_s, resumed = compute(spec, args.resume)
+        info = run_machine(spec, resumed)
         save_predictions(spec.output / "predictions.npz", predictions, targets)
         write_json(spec.output / "results.json", {
             "spec": spec.raw, "machine": info, "wall_s": wall_s, "rows": records(rows),

@@ -45,8 +45,8 @@ import pandas as pd
 from sklearn.base import clone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (fit_decoders, interval_bars, machine, shown, sweep_parser,  # noqa: E402
-                     sweep_spec, write_json)
+from _common import (fit_decoders, interval_bars, measured_on, run_machine, shown,  # noqa: E402
+                     sweep_parser, sweep_spec, write_json)
 from decoding_gain import (TARGET_DECODERS, _interval, head_to_head, md_table,  # noqa: E402
                            ratio_choices, records)
 
@@ -233,9 +233,7 @@ def report_markdown(stem: str, dataset: str, comparison: pd.DataFrame, versus: p
                     checks: list[dict], info: dict, wall_s: float) -> str:
     c = counts.copy()
     parts = [f"# {stem}\n",
-             f"Measured on {info['cpu']} ({info['cores']} cores, {info['torch_threads']} torch "
-             f"thread(s) per job, native bf16: {info['native_bf16']}), commit {info['commit']}, "
-             f"{info['date']}; command `{info['command']}`; wall time {wall_s / 60:.1f} min.\n",
+             measured_on(info, wall_s),
              "Reach directions within the tolerance of the held-out angles leave the training "
              "pool of generators and decoders. The tuned pipelines choose decoder settings, "
              "augmentation ratio (0 included) and guidance scale on inner validation folds "
@@ -339,10 +337,10 @@ def main(argv: list[str] | None = None) -> int:
         trials, simulator = load_dataset(spec.dataset, spec.output)
         counts = direction_counts(trials, spec.split, spec.seeds)
         log.info("trials per fold:\n%s", counts.to_string(index=False))
-        result = run(spec, verbose=1)
+        result = run(spec, verbose=1, resume=args.resume)
         check = paper_check(spec, trials, simulator)
         rows, wall_s = result.rows, time.perf_counter() - start
-        info = {**machine(), "torch_threads": spec.torch_threads or machine()["torch_threads"]}
+        info = run_machine(spec, result.resumed)
     predictions, targets = load_predictions(spec.output / "predictions.npz")
     comparison = compare(rows, predictions, targets, shared_test=False)
     versus = pd.concat([head_to_head(rows, predictions, targets, False, mode=m).assign(mode=m)

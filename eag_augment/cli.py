@@ -197,7 +197,7 @@ def cmd_run(args) -> int:
                              f"{key}={value}")
     spec = load_spec(args.spec, profile=args.profile, overrides=overrides, output=args.output,
                      allow_imports=args.allow_import)
-    result = run(spec, verbose=int(_verbosity(args) >= 1))
+    result = run(spec, verbose=int(_verbosity(args) >= 1), resume=args.resume)
     print(result.table)
     return 0
 
@@ -210,6 +210,7 @@ def cmd_demo(args) -> int:
                         "checkout's pipelines/ folder); pass --spec PATH")
     args.spec, args.profile = str(spec_path), "quick" if args.quick else None
     args.set, args.n_jobs, args.backend, args.scheduler = [], None, None, None
+    args.resume = False
     args.allow_import = []
     log.info("demo: %s%s", spec_path, " (quick profile)" if args.quick else "")
     return cmd_run(args)
@@ -308,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("loky", "threading", "dask", "ray"),
                    help="joblib backend (overrides the spec)")
     p.add_argument("--scheduler", help="dask scheduler / ray address (dask, ray backends)")
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the jobs an earlier run of the same settings finished (its "
+                   "output's jobs/ folder) and run only the rest")
     p.add_argument("--allow-import", action="append", default=[], metavar="MODULE",
                    help="let the spec name estimator classes of MODULE (and its submodules) "
                    "as 'MODULE:Class'; importing a module runs its code, so grant only "

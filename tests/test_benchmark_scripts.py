@@ -264,3 +264,17 @@ def test_merge_adds_only_the_fraction_augmenter_pairs_a_run_lacks(tmp_path):
     assert preds[(0.05, 0, "none", "ridge", "tuned", "test")].max() == 1.0
     assert preds[(0.05, 0, "eag", "ridge", "tuned", "test")].max() == 2.0
     assert len(preds) == 4 and wall_s == 90.0
+
+
+def test_train_on_synthetic_resumes_the_jobs_a_stopped_run_finished(tmp_path):
+    spec = _spec({"psth": {"generator": "psth", "condition": "velocity", "ratio": 1}})
+    spec.output, spec.n_jobs = tmp_path / "run", 1
+    spec.dataset.update(n_neurons=12, n_heldout=2)
+    first = tos.compute(spec)
+    assert first[-1] == [] and len(list((tmp_path / "run" / "jobs").glob("*.joblib"))) == 4
+    again = tos.compute(spec, resume=True)
+    pd.testing.assert_frame_equal(again[0], first[0])
+    assert sorted(r["job"] for r in again[-1]) == sorted(
+        tos.Job(1.0, f, s).describe() for f in (0, 1) for s in (tos.REAL, "psth"))
+    line = _common.measured_on(_common.run_machine(spec, again[-1]), 30.0)
+    assert "wall time 0.5 min, besides 4 jobs resumed from earlier runs" in line

@@ -120,6 +120,12 @@ trajectories = false
     rows = json.loads((tmp_path / "out" / "results.json").read_text())["rows"]
     assert sorted(r["seed"] for r in rows) == [0, 1]
     assert "| ridge | 50% |" in capsys.readouterr().out
+    # --resume: a stopped run goes on; here every job is already saved, so none runs again.
+    assert cli("run", spec, "--output", tmp_path / "out", "--set", "sweep.seeds=[0, 1]",
+               "--set", "sweep.train_fraction=0.5", "--resume", "-q") == 0
+    resumed = json.loads((tmp_path / "out" / "results.json").read_text())["resumed_jobs"]
+    assert sorted(r["job"] for r in resumed) == [f"fraction 0.5, seed {s}, augmenter none"
+                                                 for s in (0, 1)]
     assert cli("run", spec, "--set", "sweep.seed=1") == 2
     assert "did you mean 'seeds'" in capsys.readouterr().err
 

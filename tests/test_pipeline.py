@@ -196,3 +196,54 @@ def test_dask_backend_on_a_loopback_cluster(tmp_path):
                          figures=NO_FIGURES)
         remote = run(load_spec(spec), verbose=0)
     np.testing.assert_allclose(remote.rows["r2"], local.rows["r2"])
+
+
+# ------------------------------------------------------------------------ resuming
+def _counting_jobs(monkeypatch) -> list:
+    """Record the jobs the runner actually runs (n_jobs 1 runs them in this process)."""
+    from eag_augment.pipelines import runner
+
+    ran, real = [], runner.run_job
+    monkeypatch.setattr(runner, "run_job",
+                        lambda job, *a, **k: ran.append(job) or real(job, *a, **k))
+    return ran
+
+
+def test_a_resumed_run_reuses_finished_jobs_and_gives_the_same_results(tmp_path, monkeypatch):
+    ran = _counting_jobs(monkeypatch)
+    spec = tiny_spec(tmp_path, n_jobs=1, figures=NO_FIGURES, sweep={"train_fraction": [0.5],
+                                                                    "seeds": 2})
+    first = run(load_spec(spec), verbose=0)
+    assert len(ran) == 4 and len(list((tmp_path / "out" / "jobs").glob("*.joblib"))) == 4
+    again = run(load_spec(spec), verbose=0, resume=True)
+    assert len(ran) == 4  # nothing ran again
+    pd.testing.assert_frame_equal(again.rows, first.rows)
+    resumed = json.loads((tmp_path / "out" / "results.json").read_text())["resumed_jobs"]
+    assert len(resumed) == 4 and all(r["machine"]["cpu"] and r["wall_s"] > 0 for r in resumed)
+
+    # More fractions and augmenters: only the new jobs run.
+    spec["sweep"]["train_fraction"] = [0.5, 1.0]
+    extended = run(load_spec(spec), verbose=0, resume=True)
+    assert [j.train_fraction for j in ran[4:]] == [1.0] * 4
+    assert len(extended.rows) == 2 * len(first.rows)
+
+    # A changed generator reruns its augmenter's jobs, not the baseline's; without resume,
+    # everything runs.
+    spec["generators"]["psth"]["smooth_ms"] = 30.0
+    run(load_spec(spec), verbose=0, resume=True)
+    assert {(j.augmenter, j.train_fraction) for j in ran[8:]} == {("psth", 0.5), ("psth", 1.0)}
+    assert len(ran) == 12
+    run(load_spec(spec), verbose=0)
+    assert len(ran) == 20
+
+
+def test_an_unreadable_saved_job_runs_again(tmp_path, monkeypatch, caplog):
+    ran = _counting_jobs(monkeypatch)
+    spec = tiny_spec(tmp_path, n_jobs=1, figures=NO_FIGURES,
+                     sweep={"train_fraction": [1.0], "seeds": [0]})
+    run(load_spec(spec), verbose=0)
+    saved = sorted((tmp_path / "out" / "jobs").glob("*.joblib"))
+    saved[0].write_bytes(b"half a file")
+    again = run(load_spec(spec), verbose=0, resume=True)
+    assert len(ran) == 3 and len(again.rows) == 4
+    assert "unreadable" in caplog.text

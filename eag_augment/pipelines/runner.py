@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
@@ -30,6 +30,7 @@ from eag_augment.model_selection._tuning import (_augmentations, _decoder_settin
 from eag_augment.pipelines.comparison import compare, comparison_markdown
 from eag_augment.pipelines.data import fold_split, load_dataset, subset_indices
 from eag_augment.pipelines.environment import machine_info
+from eag_augment.pipelines.job_store import JobStore
 from eag_augment.pipelines.report import figure_trials, make_figures, markdown_table, summarize
 from eag_augment.pipelines.spec import RunSpec, load_spec
 from eag_augment.trials import TrialSet
@@ -56,7 +57,11 @@ class Job:
 
 @dataclass
 class RunResult:
-    """What :func:`run` produced: per-run rows, the summary, and the files written."""
+    """What :func:`run` produced: per-run rows, the summary, and the files written.
+
+    ``wall_s`` is this call's wall time; ``resumed`` describes the jobs loaded from an
+    earlier run instead (job, its own wall time ``wall_s``, when and on which CPU it ran).
+    """
 
     rows: pd.DataFrame
     summary: pd.DataFrame
@@ -65,6 +70,7 @@ class RunResult:
     files: list[Path]
     wall_s: float
     comparison: pd.DataFrame | None = None
+    resumed: list[dict] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- one job
@@ -327,7 +333,8 @@ def _label(row) -> str:
         f"{row['augmenter']} (tuned)"
 
 
-def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunResult:
+def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1,
+        resume: bool = False) -> RunResult:
     """Run a spec (a :class:`RunSpec`, a TOML path or a dict) and write its outputs.
 
     Writes into the spec's output folder: ``results.json`` (the spec, one row per run,
@@ -340,6 +347,12 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunRes
     .compare`: bootstrap intervals over seeds and test trials). ``verbose``: 0 silent, 1 a
     log line per stage and per job (logger "eag_augment"), plus the generators' and
     decoders' progress when jobs run one at a time in this process.
+
+    Every finished job is also saved in the output's ``jobs/`` folder
+    (:mod:`eag_augment.pipelines.job_store`). ``resume=True`` loads the jobs saved there
+    under the same settings instead of running them again: a stopped sweep goes on where it
+    stopped, and a sweep extended by fractions or augmenters runs only the new jobs.
+    results.json lists the resumed jobs with the machine each ran on.
     """
     spec = spec if isinstance(spec, RunSpec) else load_spec(spec)
     start = time.perf_counter()
@@ -374,12 +387,17 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunRes
         len(spec.augmenter_names), len(decoders),
         ", fixed and tuned" if spec.tuning is not None else "", spec.backend, spec.n_jobs)
 
-    results = []
+    store = JobStore(out / "jobs", spec.raw)
+    results, todo = store.finished(jobs) if resume else ([], jobs)
+    resumed = store.describe(results)
+    if resume:
+        say("resuming: %d of %d jobs loaded from %s", len(results), len(jobs), store.folder)
     with parallel_backend(spec.backend, spec.n_jobs, spec.scheduler) as n_jobs:
         parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
         for done in parallel(joblib.delayed(run_job)(job, *splits[job.seed],
                                                      augmenters[job.augmenter], decoders,
-                                                     **options) for job in jobs):
+                                                     **options) for job in todo):
+            store.save(done)
             results.append(done)
             first = next(iter(tests))
             scores = ", ".join(f"{r['decoder']}{'*' if r['mode'] == 'tuned' else ''} "
@@ -417,7 +435,7 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunRes
         "name": spec.name, "spec": spec.raw, "rows": rows.to_dict(orient="records"),
         "summary": summary.to_dict(orient="records"),
         "comparison": None if comparison is None else comparison.to_dict(orient="records"),
-        "wall_s": wall_s, "machine": machine_info(),
+        "wall_s": wall_s, "machine": machine_info(), "resumed_jobs": resumed,
         "environment": {"backend": spec.backend, "n_jobs": spec.n_jobs,
                         "torch_threads_per_job": spec.torch_threads},
     })
@@ -425,7 +443,7 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1) -> RunRes
              out / "summary.json"] + files
     say("wrote %s (%.0f s)", ", ".join(str(f) for f in files), wall_s)
     return RunResult(rows=rows, summary=summary, table=table, output=out, files=files,
-                     wall_s=wall_s, comparison=comparison)
+                     wall_s=wall_s, comparison=comparison, resumed=resumed)
 
 
 def save_predictions(path: Path, predictions: dict, targets: dict) -> None:
