@@ -227,14 +227,24 @@ def test_a_resumed_run_reuses_finished_jobs_and_gives_the_same_results(tmp_path,
     assert [j.train_fraction for j in ran[4:]] == [1.0] * 4
     assert len(extended.rows) == 2 * len(first.rows)
 
+    # The first fold's jobs at the smallest fraction keep figure material: at 100 % alone they
+    # run again for it, and then serve the wider sweep as well.
+    spec["sweep"]["train_fraction"] = [1.0]
+    run(load_spec(spec), verbose=0, resume=True)
+    assert {(j.train_fraction, j.seed) for j in ran[8:]} == {(1.0, 0)} and len(ran) == 10
+    spec["sweep"]["train_fraction"] = [0.5, 1.0]
+    run(load_spec(spec), verbose=0, resume=True)
+    assert len(ran) == 10
+
     # A changed generator reruns its augmenter's jobs, not the baseline's; without resume,
     # everything runs.
     spec["generators"]["psth"]["smooth_ms"] = 30.0
     run(load_spec(spec), verbose=0, resume=True)
-    assert {(j.augmenter, j.train_fraction) for j in ran[8:]} == {("psth", 0.5), ("psth", 1.0)}
-    assert len(ran) == 12
+    assert {(j.augmenter, j.train_fraction) for j in ran[10:]} == {("psth", 0.5),
+                                                                    ("psth", 1.0)}
+    assert len(ran) == 14
     run(load_spec(spec), verbose=0)
-    assert len(ran) == 20
+    assert len(ran) == 22
 
 
 def test_an_unreadable_saved_job_runs_again(tmp_path, monkeypatch, caplog):

@@ -6,7 +6,8 @@ running them again. A sweep of many hours therefore survives a stopped machine, 
 with more training fractions or augmenters than an earlier one reuses the jobs they share.
 
 The key hashes everything that decides a job's numbers: the job itself (training fraction,
-outer fold, augmenter, whether it keeps figure material), the package version, and the spec
+outer fold, augmenter; a job saved with figure material also serves one without), the
+package version, and the spec
 without the entries that only choose which jobs run and where (``name``, ``output``,
 ``n_jobs``, ``backend``, ``scheduler``, ``profiles``; the sweep's ``train_fraction``,
 ``seeds``, ``augmenters`` and ``baseline``) and without the other augmenters' and
@@ -40,10 +41,16 @@ _NOT_IN_KEY = ("name", "output", "n_jobs", "backend", "scheduler", "profiles", "
 _SWEEP_CHOICES = ("train_fraction", "seeds", "augmenters", "baseline")
 
 
+def _identity(job) -> dict:
+    """A job's fields but ``artifacts``: a job saved with figure material serves the same job
+    without it, so changing the sweep's smallest fraction (the plotted one) reruns nothing."""
+    return {k: v for k, v in dataclasses.asdict(job).items() if k != "artifacts"}
+
+
 def job_key(raw: dict, job, augmenter: str | None) -> str:
     """A hex digest of what decides ``job``'s results under the spec ``raw`` (a RunSpec's
-    ``raw`` dict): ``job`` is a dataclass (all its fields count), ``augmenter`` the name of
-    the spec's augmenter it runs, if any."""
+    ``raw`` dict): ``job`` is a dataclass (its fields count, but ``artifacts``),
+    ``augmenter`` the name of the spec's augmenter it runs, if any."""
     import eag_augment
 
     table = raw.get("augmenters", {}).get(augmenter, {})
@@ -54,7 +61,7 @@ def job_key(raw: dict, job, augmenter: str | None) -> str:
     parts["augmenter"] = table
     parts["generator"] = raw.get("generators", {}).get(generator) \
         if isinstance(generator, str) else generator
-    parts["job"] = dataclasses.asdict(job)
+    parts["job"] = _identity(job)
     parts["version"] = eag_augment.__version__
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
@@ -113,7 +120,13 @@ class JobStore:
             log.warning("rerunning %s: its saved result %s is unreadable (%s)",
                         job.describe(), path, err)
             return None
-        if record.get("job") != job:
+        saved = record.get("job")
+        if saved is None or _identity(saved) != _identity(job):
             log.warning("rerunning %s: %s holds another job", job.describe(), path)
             return None
-        return record
+        if not hasattr(job, "artifacts"):
+            return record
+        if job.artifacts and not saved.artifacts:
+            return None  # saved without the figure material this run plots
+        return {**record, "job": job, "artifacts": record["artifacts"] if job.artifacts else None}
+
