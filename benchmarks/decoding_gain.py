@@ -114,11 +114,11 @@ def check_targets(comparison: pd.DataFrame, versus: pd.DataFrame,
     def add(what: str, measured: str, met: bool) -> None:
         out.append({"target": what, "measured": measured, "met": bool(met)})
 
-    tuned = comparison[(comparison["mode"] == "tuned") & (comparison.augmenter == "eag")]
+    tuned = comparison[(comparison["mode"] == "tuned") & (comparison.augmenter == "eag")
+                       & (comparison.test_set == comparison.test_set.iloc[0])]
     for fraction in TARGET_FRACTIONS[dataset]:
         for dec in TARGET_DECODERS:
-            sel = tuned[(tuned.train_fraction == fraction) & (tuned.decoder == dec)
-                        & (tuned.test_set == tuned.test_set.iloc[0])]
+            sel = tuned[(tuned.train_fraction == fraction) & (tuned.decoder == dec)]
             if sel.empty:
                 continue
             r = sel.iloc[0]

@@ -79,11 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     versus = head_to_head(rows, predictions, targets, shared_test=False)
     choices = ratio_choices(rows)
     checks = check_targets(comparison, versus, None, "m1")
-    gains = _panels(comparison[comparison.augmenter != "none"], "diff", "diff_low",
-                    "diff_high", out / f"{stem}_gains.png",
-                    "R^2 minus the tuned baseline (95 % CI)",
-                    "M1, labelled fraction + unlabelled rest of the training pool: gain over "
-                    "the same decoder tuned without augmentation", zero_line=True)
+    augmented = comparison[comparison.augmenter != "none"]
+    gains = None if augmented.empty else _panels(
+        augmented, "diff", "diff_low", "diff_high", out / f"{stem}_gains.png",
+        "R^2 minus the tuned baseline (95 % CI)",
+        "M1, labelled fraction + unlabelled rest of the training pool: gain over "
+        "the same decoder tuned without augmentation", zero_line=True)
     md = report_markdown(stem, comparison, versus, None, choices, checks, info, wall_s)
     md += ("\nDecoders: `factor_ridge` is FactorDecoder (ridge on the rates an autoencoder "
            "infers after learning from the labelled and unlabelled spikes): the baseline that "
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": info, "wall_s": wall_s, "spec": spec.raw,
         "comparison": records(comparison), "eag_versus": records(versus),
         "ratio_choices": records(choices), "targets": checks,
-        "figures": {"gains": shown(gains)}, "rows": records(rows),
+        "figures": {"gains": None if gains is None else shown(gains)}, "rows": records(rows),
     })
     print(md)
     return 0

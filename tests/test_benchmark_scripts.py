@@ -145,6 +145,18 @@ def test_train_on_synthetic_target_reads_the_interval_of_the_difference():
     assert "(the best decoder on real trials)" in checks[0]["target"]
 
 
+def test_decoding_targets_are_judged_only_where_eag_ran():
+    row = {"mode": "tuned", "train_fraction": 0.1, "decoder": "ridge", "test_set": "test",
+           "diff": 0.03, "diff_low": 0.01, "diff_high": 0.05, "best_decoder": "ridge",
+           "diff_best": 0.03, "diff_best_low": 0.01, "diff_best_high": 0.05}
+    no_rival = pd.DataFrame(columns=["train_fraction", "decoder", "versus"])
+    baseline_only = pd.DataFrame([{**row, "augmenter": "none"}])
+    assert decoding_gain.check_targets(baseline_only, no_rival, None, "m1") == []
+    checks = decoding_gain.check_targets(pd.DataFrame([{**row, "augmenter": "eag"}]),
+                                         no_rival, None, "m1")
+    assert [c["met"] for c in checks] == [True, True]
+
+
 # --------------------------------------------------------------------------- common
 @pytest.mark.parametrize("name", ["RidgeDecoder", "WienerFilterDecoder", "KalmanFilterDecoder",
                                   "GRUDecoder"])
