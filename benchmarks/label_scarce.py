@@ -8,7 +8,7 @@ Each outer fold of decoding_gain_m1 (blocked, five folds) labels only the leadin
 training pool and gives the rest of the pool's spikes without velocity
 (benchmarks/specs/label_scarce_m1.toml, ``[sweep] unlabelled = true``; never the test block).
 EAG learns its autoencoder from labelled and unlabelled spikes; FactorDecoder, the fair
-baseline, decodes from the rates the same autoencoder infers after learning from the same
+baseline, decodes from the log-rates the same autoencoder infers after learning from the same
 spikes, without generating anything. When the M1 decoding-gain runs of the same commit exist
 (runs/benchmarks/decoding_gain_m1[_medium]), their EAG pipelines, fitted on the labelled windows only,
 join the comparison as "eag (labelled only)": same folds, segments and test windows.
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "M1, labelled fraction + unlabelled rest of the training pool: gain over "
         "the same decoder tuned without augmentation", zero_line=True)
     md = report_markdown(stem, comparison, versus, None, choices, checks, info, wall_s)
-    md += ("\nDecoders: `factor_ridge` is FactorDecoder (ridge on the rates an autoencoder "
+    md += ("\nDecoders: `factor_ridge` is FactorDecoder (ridge on the log-rates an autoencoder "
            "infers after learning from the labelled and unlabelled spikes): the baseline that "
            "gets the unlabelled spikes without generating. 'eag' learns its autoencoder from "
            f"the same spikes; '{LABELLED_ONLY}' is decoding_gain_m1's EAG, fitted on the "

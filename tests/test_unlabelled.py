@@ -102,3 +102,28 @@ def test_the_augmenter_passes_unlabelled_spikes_to_the_generators_autoencoder(sp
     with pytest.raises(ValueError, match="prefit"):
         clone(aug).set_params(generator=aug.generator_, prefit=True).fit_resample(
             labelled.spikes, labelled.behavior, unlabelled=unlabelled.spikes)
+
+
+@pytest.mark.parametrize("features", ["log_rates", "rates"])
+def test_factor_decoder_decodes_the_log_rates_or_the_rates_it_infers(split, features):
+    labelled, _, test = split
+    dec = FactorDecoder(RidgeDecoder(lags=2), LatentAutoencoder(**AE), features=features)
+    dec.fit(labelled.spikes, labelled.behavior)
+    rates = dec.autoencoder_.predict_rates(test.spikes.astype(np.int32)).astype(np.float64)
+    expected = np.log(rates) if features == "log_rates" else rates
+    np.testing.assert_allclose(dec.predict(test.spikes), dec.decoder_.predict(expected))
+
+
+def test_factor_decoder_seeds_an_unseeded_autoencoder(split):
+    labelled, _, test = split
+    unseeded = {**AE, "random_state": None}
+
+    def predict(seed):
+        return FactorDecoder(RidgeDecoder(lags=2), LatentAutoencoder(**unseeded),
+                             random_state=seed).fit(labelled.spikes, labelled.behavior
+                                                    ).predict(test.spikes)
+
+    np.testing.assert_array_equal(predict(3), predict(3))
+    assert not np.allclose(predict(3), predict(4))
+    with pytest.raises(ValueError, match="'features' parameter of FactorDecoder must be"):
+        FactorDecoder(features="latents").fit(labelled.spikes, labelled.behavior)
