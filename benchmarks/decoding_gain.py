@@ -227,16 +227,18 @@ def report_markdown(name: str, comparison: pd.DataFrame, versus: pd.DataFrame,
                   "interval includes 0 or its gain is under 0.01.\n",
                   md_table(c, {"fraction": "real data", "decoder": "decoder", "g": "EAG gain",
                                "o": "oracle gain", "cap": "captured"}) + "\n"]
-    ch = choices.copy()
-    ch["fraction"] = ch.train_fraction.map("{:.0%}".format)
-    ch["cell"] = [f"{a:.0%} (mean ratio {r:.1f})" for a, r in zip(ch.augmented, ch.mean_ratio)]
-    wide = ch.pivot_table(index=["fraction", "decoder"], columns="augmenter", values="cell",
-                          aggfunc="first", sort=False).reset_index()
-    cols = {"fraction": "real data", "decoder": "decoder"}
-    cols.update({a: a for a in ch.augmenter.unique()})
-    parts += ["\n## How often the tuned pipelines chose to augment\n",
-              "Share of seeds whose inner cross-validation chose a ratio above 0.\n",
-              md_table(wide, cols) + "\n"]
+    if not choices.empty:
+        ch = choices.copy()
+        ch["fraction"] = ch.train_fraction.map("{:.0%}".format)
+        ch["cell"] = [f"{a:.0%} (mean ratio {r:.1f})"
+                      for a, r in zip(ch.augmented, ch.mean_ratio)]
+        wide = ch.pivot_table(index=["fraction", "decoder"], columns="augmenter",
+                              values="cell", aggfunc="first", sort=False).reset_index()
+        cols = {"fraction": "real data", "decoder": "decoder"}
+        cols.update({a: a for a in ch.augmenter.unique()})
+        parts += ["\n## How often the tuned pipelines chose to augment\n",
+                  "Share of seeds whose inner cross-validation chose a ratio above 0.\n",
+                  md_table(wide, cols) + "\n"]
     if checks:
         parts += ["\n## Targets\n", md_table(pd.DataFrame(checks).assign(
             met=lambda d: d.met.map({True: "met", False: "**not met**"})),

@@ -29,6 +29,7 @@ from decoding_gain import (_panels, build_parser,  # noqa: E402
                            check_targets, head_to_head, ratio_choices, records,
                            report_markdown)
 
+from eag_augment.model_selection import bootstrap_r2  # noqa: E402
 from eag_augment.pipelines import compare, load_predictions, run  # noqa: E402
 
 LABELLED_ONLY = "eag (labelled only)"
@@ -54,6 +55,41 @@ def labelled_only(rows: pd.DataFrame, predictions: dict, run_dir: Path
                                 & (keep.decoder == d)).any()}
     return (pd.concat([rows, keep.assign(augmenter=LABELLED_ONLY)], ignore_index=True),
             {**predictions, **added})
+
+
+def factor_gain(rows: pd.DataFrame, predictions: dict, targets: dict) -> pd.DataFrame:
+    """What the unlabelled spikes give without generating: the tuned factor decoder minus
+    the tuned ridge on the labelled windows, neither augmented, paired by fold and test
+    window (95 % CI), with the per-fold R^2 of both."""
+    out = []
+    base = rows[(rows["mode"] == "tuned") & (rows.augmenter == "none")]
+    for fraction, part in base.groupby("train_fraction"):
+        seeds = sorted(part.seed.unique())
+        if not {"ridge", "factor_ridge"} <= set(part.decoder):
+            continue
+        preds = {d: [predictions[(fraction, s, "none", d, "tuned", "test")] for s in seeds]
+                 for d in ("factor_ridge", "ridge")}
+        t = bootstrap_r2([targets[(s, "test")] for s in seeds], preds, baseline="ridge",
+                         random_state=0).set_index("pipeline").loc["factor_ridge"]
+        per_fold = part.pivot_table(index="seed", columns="decoder", values="r2")
+        out.append({"train_fraction": fraction, "diff": t["diff"], "diff_low": t.diff_low,
+                    "diff_high": t.diff_high, "n_seeds": len(seeds),
+                    "ridge_per_fold": per_fold["ridge"].round(3).tolist(),
+                    "factor_per_fold": per_fold["factor_ridge"].round(3).tolist()})
+    return pd.DataFrame(out)
+
+
+def factor_markdown(gain: pd.DataFrame) -> str:
+    lines = ["\n## The unlabelled spikes without generating: factor_ridge minus ridge\n",
+             "Both tuned, neither augmented; paired by fold and test window (95 % CI). "
+             "Per fold: R^2 of ridge -> factor_ridge.\n",
+             "| labelled | factor_ridge − ridge | per fold |", "| --- | --- | --- |"]
+    for r in gain.itertuples():
+        folds = ", ".join(f"{a:.3f} -> {b:.3f}" for a, b in zip(r.ridge_per_fold,
+                                                                r.factor_per_fold))
+        lines.append(f"| {r.train_fraction:.0%} | {r.diff:+.3f} [{r.diff_low:+.3f}, "
+                     f"{r.diff_high:+.3f}] | {folds} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         "R^2 minus the tuned baseline (95 % CI)",
         "M1, labelled fraction + unlabelled rest of the training pool: gain over "
         "the same decoder tuned without augmentation", zero_line=True)
+    factors = factor_gain(rows, predictions, targets)
     md = report_markdown(stem, comparison, versus, None, choices, checks, info, wall_s)
+    if not factors.empty:
+        md += factor_markdown(factors)
     md += ("\nDecoders: `factor_ridge` is FactorDecoder (ridge on the log-rates an autoencoder "
            "infers after learning from the labelled and unlabelled spikes): the baseline that "
            "gets the unlabelled spikes without generating. 'eag' learns its autoencoder from "
@@ -97,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": info, "wall_s": wall_s, "spec": spec.raw,
         "comparison": records(comparison), "eag_versus": records(versus),
         "ratio_choices": records(choices), "targets": checks,
+        "factor_gain": records(factors),
         "figures": {"gains": None if gains is None else shown(gains)}, "rows": records(rows),
     })
     print(md)

@@ -15,6 +15,7 @@ from eag_augment.pipelines import bind_augmenter, load_spec, save_predictions
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import _common  # noqa: E402
 import decoding_gain  # noqa: E402
+import label_scarce  # noqa: E402
 import seed_spread  # noqa: E402
 import train_on_synthetic as tos  # noqa: E402
 import unseen_conditions as uc  # noqa: E402
@@ -155,6 +156,22 @@ def test_decoding_targets_are_judged_only_where_eag_ran():
     checks = decoding_gain.check_targets(pd.DataFrame([{**row, "augmenter": "eag"}]),
                                          no_rival, None, "m1")
     assert [c["met"] for c in checks] == [True, True]
+
+
+def test_factor_gain_pairs_the_factor_decoder_with_ridge_fold_by_fold():
+    rng = np.random.default_rng(0)
+    targets = {(s, "test"): rng.normal(size=(6, 4, 2)) for s in (0, 1)}
+    noise = {d: {s: rng.normal(scale=sd, size=(6, 4, 2)) for s in (0, 1)}
+             for d, sd in (("ridge", 1.0), ("factor_ridge", 0.1))}
+    predictions = {(0.1, s, "none", d, "tuned", "test"): targets[(s, "test")] + noise[d][s]
+                   for d in noise for s in (0, 1)}
+    rows = pd.DataFrame([{"train_fraction": 0.1, "seed": s, "augmenter": "none", "decoder": d,
+                          "mode": "tuned", "test_set": "test", "r2": 0.5 + 0.1 * s + 0.2 * (
+                              d == "factor_ridge")} for s in (0, 1) for d in noise])
+    gain = label_scarce.factor_gain(rows, predictions, targets).iloc[0]
+    assert gain["diff_low"] > 0.5 and gain["n_seeds"] == 2
+    assert gain["ridge_per_fold"] == [0.5, 0.6] and gain["factor_per_fold"] == [0.7, 0.8]
+    assert "| 10% | +" in label_scarce.factor_markdown(pd.DataFrame([gain]))
 
 
 # --------------------------------------------------------------------------- common
