@@ -79,8 +79,10 @@ def factor_gain(rows: pd.DataFrame, predictions: dict, targets: dict) -> pd.Data
     return pd.DataFrame(out)
 
 
-def factor_markdown(gain: pd.DataFrame) -> str:
-    lines = ["\n## The unlabelled spikes without generating: factor_ridge minus ridge\n",
+def factor_markdown(gain: pd.DataFrame, unlabelled: bool) -> str:
+    title = ("The unlabelled spikes without generating" if unlabelled else
+             "The factor decoder on the labelled windows alone (no unlabelled spikes)")
+    lines = [f"\n## {title}: factor_ridge minus ridge\n",
              "Both tuned, neither augmented; paired by fold and test window (95 % CI). "
              "Per fold: R^2 of ridge -> factor_ridge.\n",
              "| labelled | factor_ridge − ridge | per fold |", "| --- | --- | --- |"]
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     factors = factor_gain(rows, predictions, targets)
     md = report_markdown(stem, comparison, versus, None, choices, checks, info, wall_s)
     if not factors.empty:
-        md += factor_markdown(factors)
+        md += factor_markdown(factors, spec.unlabelled)
     md += ("\nDecoders: `factor_ridge` is FactorDecoder (ridge on the log-rates an autoencoder "
            "infers after learning from the labelled and unlabelled spikes): the baseline that "
            "gets the unlabelled spikes without generating. 'eag' learns its autoencoder from "

@@ -171,7 +171,7 @@ def test_factor_gain_pairs_the_factor_decoder_with_ridge_fold_by_fold():
     gain = label_scarce.factor_gain(rows, predictions, targets).iloc[0]
     assert gain["diff_low"] > 0.5 and gain["n_seeds"] == 2
     assert gain["ridge_per_fold"] == [0.5, 0.6] and gain["factor_per_fold"] == [0.7, 0.8]
-    assert "| 10% | +" in label_scarce.factor_markdown(pd.DataFrame([gain]))
+    assert "| 10% | +" in label_scarce.factor_markdown(pd.DataFrame([gain]), True)
 
 
 # --------------------------------------------------------------------------- common
