@@ -129,8 +129,7 @@ def run_machine(spec: RunSpec, resumed: list[dict]) -> dict:
     jobs it resumed from earlier runs (``RunResult.resumed``: job, wall time, date, CPU)."""
     info = machine()
     return {**info, "torch_threads": spec.torch_threads or info["torch_threads"],
-            "resumed_jobs": [{"job": r["job"], "wall_s": r["wall_s"], "date": r["time"],
-                              "cpu": r["machine"]["cpu"]} for r in resumed]}
+            "resumed_jobs": resumed}
 
 
 def measured_on(info: dict, wall_s: float) -> str:

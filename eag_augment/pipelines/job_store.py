@@ -7,11 +7,10 @@ with more training fractions or augmenters than an earlier one reuses the jobs t
 
 The key hashes everything that decides a job's numbers: the job itself (training fraction,
 outer fold, augmenter; a job saved with figure material also serves one without), the
-package version, and the spec
-without the entries that only choose which jobs run and where (``name``, ``output``,
-``n_jobs``, ``backend``, ``scheduler``, ``profiles``; the sweep's ``train_fraction``,
-``seeds``, ``augmenters`` and ``baseline``) and without the other augmenters' and
-generators' tables. A changed setting therefore runs again, while a change to the code
+package version, and the spec without the entries that only choose which jobs run and where
+(``name``, ``output``, ``n_jobs``, ``backend``, ``scheduler``, ``profiles``; the sweep's
+``train_fraction``, ``seeds``, ``augmenters`` and ``baseline``) and without the other
+augmenters' and generators' tables. A changed setting therefore runs again, while a change to the code
 within one package version is not seen: run without ``resume`` (or delete the folder)
 after changing code that moves results.
 """
@@ -93,9 +92,9 @@ class JobStore:
 
     @staticmethod
     def describe(records: list[dict]) -> list[dict]:
-        """What a report says of resumed jobs: job, its own wall time, when and where."""
-        return [{"job": r["job"].describe(), "wall_s": r["wall_s"], **r["saved"]}
-                for r in records]
+        """What a report says of resumed jobs: job, its own wall time, date and CPU."""
+        return [{"job": r["job"].describe(), "wall_s": r["wall_s"], "date": r["saved"]["time"],
+                 "cpu": r["saved"]["machine"]["cpu"]} for r in records]
 
     def save(self, done: dict) -> None:
         """Write a finished job (``run_job``'s dict) with the machine and time it ran on,

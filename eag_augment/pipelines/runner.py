@@ -352,7 +352,7 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1,
     (:mod:`eag_augment.pipelines.job_store`). ``resume=True`` loads the jobs saved there
     under the same settings instead of running them again: a stopped sweep goes on where it
     stopped, and a sweep extended by fractions or augmenters runs only the new jobs.
-    results.json lists the resumed jobs with the machine each ran on.
+    results.json lists the resumed jobs with the date and CPU each ran on.
     """
     spec = spec if isinstance(spec, RunSpec) else load_spec(spec)
     start = time.perf_counter()
