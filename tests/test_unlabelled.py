@@ -8,7 +8,9 @@ from eag_augment import SyntheticAugmenter
 from eag_augment.decoders import RidgeDecoder
 from eag_augment.factors import FactorDecoder
 from eag_augment.generators import (EAGGenerator, LatentAutoencoder, PSTHPoissonGenerator)
+from eag_augment.generators.eag import _with_unlabelled
 from eag_augment.model_selection import default_search_space, tuned_pipeline
+from eag_augment.trials import TrialSet
 
 AE = dict(latent_dim=4, channels=8, n_blocks=1, state_dim=8, epochs=3, device="cpu",
           random_state=0)
@@ -127,3 +129,46 @@ def test_factor_decoder_seeds_an_unseeded_autoencoder(split):
     assert not np.allclose(predict(3), predict(4))
     with pytest.raises(ValueError, match="'features' parameter of FactorDecoder must be"):
         FactorDecoder(features="latents").fit(labelled.spikes, labelled.behavior)
+
+
+def _prior_unlabelled_generator(prior_unlabelled, **params):
+    ae = LatentAutoencoder(latent_dim=2, channels=8, n_blocks=1, state_dim=8, steps=300, lr=0.01,
+                           device="cpu", random_state=0)
+    return EAGGenerator(autoencoder=ae, width=16, depth=1, heads=2, n_buffer=1, head_width=16,
+                        head_blocks=1, steps=300, patch_size=2, noise_dim=4, lr=3e-3,
+                        device="cpu", random_state=0, prior_unlabelled=prior_unlabelled,
+                        **params)
+
+
+def test_prior_unlabelled_lets_the_transformer_learn_the_unlabelled_trials_too():
+    # Labelled trials fire at 0.3 spikes/bin, unlabelled ones at 1.5: an unconditional prior
+    # that learns from both samples many high-rate trials, one that learns from the labelled
+    # trials alone samples none.
+    rng = np.random.default_rng(0)
+    labelled = TrialSet(rng.poisson(0.3, (16, 10, 8)), rng.normal(size=(16, 10, 2)), bin_ms=10)
+    unlabelled = rng.poisson(1.5, (64, 10, 8))
+    rates = {}
+    for flag in (False, True):
+        gen = _prior_unlabelled_generator(flag, condition=None, generate_behavior=False)
+        gen.fit(labelled, unlabelled=unlabelled)
+        rates[flag] = gen.sample(100, random_state=0).spikes.mean(axis=(1, 2))
+    assert rates[False].mean() < 0.45 and (rates[False] > 0.9).mean() == 0
+    assert rates[True].mean() > 0.6 and (rates[True] > 0.9).mean() > 0.1
+
+
+def test_prior_unlabelled_refuses_a_prior_that_generates_behaviour(split):
+    labelled, unlabelled, _ = split
+    gen = _prior_unlabelled_generator(True, condition="angle").set_params(noise_dim=None)
+    with pytest.raises(ValueError, match="prior_unlabelled=True needs a prior of latents alone"):
+        gen.fit(labelled, unlabelled=unlabelled.spikes)
+    assert not hasattr(gen, "autoencoder_")  # refused before any training
+
+
+def test_prior_unlabelled_repeats_the_labelled_trials_and_nulls_the_unlabelled_condition():
+    x, u = np.ones((4, 6, 2), np.float32), np.zeros((10, 6, 2), np.float32)
+    velocity = np.full((4, 6, 2), 7.0, np.float32)
+    xs, angle, vel, null = _with_unlabelled(x, None, velocity, u)
+    assert xs.shape == (18, 6, 2) and angle is None and vel.shape == (18, 6, 2)
+    assert null.tolist() == [False] * 8 + [True] * 10  # labelled repeated round(10 / 4) = 2x
+    np.testing.assert_array_equal(vel[:8], 7.0)
+    assert not _with_unlabelled(x, None, velocity, None)[3].any()

@@ -32,6 +32,25 @@ def _unpatch(tokens: torch.Tensor, patch: int, n_bins: int) -> torch.Tensor:
     return tokens.reshape(n, length * patch, pc // patch)[:, :n_bins]
 
 
+def _with_unlabelled(x, angle, velocity, unlabelled):
+    """The prior's training set with the unlabelled latents appended, and which of its
+    trials always get the null condition. The labelled trials are repeated so that they are
+    drawn about as often as the unlabelled ones: otherwise a few labelled trials among many
+    unlabelled ones would leave the conditional branch almost no gradient."""
+    if unlabelled is None:
+        return x, angle, velocity, np.zeros(len(x), dtype=bool)
+    reps = max(1, round(len(unlabelled) / len(x)))
+    n = len(unlabelled)
+
+    def stack(a):
+        return None if a is None else np.concatenate(
+            [np.tile(a, (reps,) + (1,) * (a.ndim - 1)), np.zeros((n,) + a.shape[1:], a.dtype)])
+
+    always_null = np.repeat([False, True], [reps * len(x), n])
+    return (np.concatenate([np.tile(x, (reps, 1, 1)), unlabelled]), stack(angle),
+            stack(velocity), always_null)
+
+
 def guidance_ramp(scale: float, n_tokens: int, left: int) -> float:
     """Guidance weight of a sampling step that leaves ``left`` of ``n_tokens`` masked.
 
@@ -70,6 +89,12 @@ class EAGGenerator(LatentGenerator):
         None: max(64, token size) (the paper: 64 for tokens of 16 values).
     p_uncond : float
         Probability of replacing the condition with the null embedding during training.
+    prior_unlabelled : bool
+        With ``fit(trials, unlabelled=U)``, the transformer learns from U's latents as well,
+        as unconditional examples (their condition is always the null embedding), so the
+        dynamics are learned from all spikes and guidance steers them with what the labelled
+        trials teach. The labelled trials are repeated so that the two kinds are drawn about
+        equally often. False: U trains the autoencoder only.
     epochs, steps : int
         Training length: ``epochs`` passes over the data, or (``epochs=None``) about
         ``steps`` optimiser steps whatever the number of trials.
@@ -97,7 +122,8 @@ class EAGGenerator(LatentGenerator):
         "patch_size": [positive_int], "width": [positive_int], "depth": [positive_int],
         "heads": [positive_int], "n_buffer": [positive_int], "head_width": [positive_int],
         "head_blocks": [positive_int], "noise_dim": [positive_int, None],
-        "p_uncond": [unit_interval], "head_lr_scale": [positive_real]}
+        "p_uncond": [unit_interval], "prior_unlabelled": ["boolean"],
+        "head_lr_scale": [positive_real]}
 
     def __init__(
         self,
@@ -113,6 +139,7 @@ class EAGGenerator(LatentGenerator):
         head_blocks: int = 2,
         noise_dim: int | None = None,
         p_uncond: float = 0.1,
+        prior_unlabelled: bool = False,
         epochs: int | None = None,
         steps: int = 1500,
         batch_size: int = 64,
@@ -141,6 +168,7 @@ class EAGGenerator(LatentGenerator):
         self.head_blocks = head_blocks
         self.noise_dim = noise_dim
         self.p_uncond = p_uncond
+        self.prior_unlabelled = prior_unlabelled
         self.epochs = epochs
         self.steps = steps
         self.batch_size = batch_size
@@ -186,8 +214,10 @@ class EAGGenerator(LatentGenerator):
             noise_dim=max(64, token_dim) if self.noise_dim is None else self.noise_dim,
         ).to(self.device_)
 
-    def _fit_prior(self, x, angle, velocity, rng) -> None:
+    def _fit_prior(self, x, angle, velocity, rng, unlabelled=None) -> None:
         dev = self.device_
+        x, angle, velocity, always_null = _with_unlabelled(x, angle, velocity, unlabelled)
+        always_null = torch.as_tensor(always_null, device=dev)
         tokens = _patch(torch.as_tensor(x, device=dev), self.patch_size)
         self.n_channels_ = x.shape[2]
         self.n_tokens_ = tokens.shape[1]
@@ -213,7 +243,7 @@ class EAGGenerator(LatentGenerator):
             # host synchronisation (as boolean indexing would need on a GPU).
             hidden = torch.rand(b, length, device=dev).argsort(1)[:, :n_mask]
             mask = torch.zeros(b, length, dtype=torch.bool, device=dev).scatter_(1, hidden, True)
-            drop = torch.rand(b, device=dev) < self.p_uncond
+            drop = (torch.rand(b, device=dev) < self.p_uncond) | always_null[idx]
             with trunk:
                 feats = model.features(
                     target, mask, angle=None if ang is None else ang[idx],

@@ -48,7 +48,8 @@ class LatentGenerator(BaseGenerator):
 
     Unlabelled spikes (``fit(trials, unlabelled=...)``) train the autoencoder beside the
     trials' own spikes; the prior, which models latents with their behaviour, learns from the
-    labelled trials only.
+    labelled trials only, unless it can learn unconditionally from their latents too (EAG's
+    ``prior_unlabelled``: ``_fit_prior`` then gets them as ``unlabelled``, normalised).
     """
 
     supports_unlabelled = True
@@ -98,6 +99,11 @@ class LatentGenerator(BaseGenerator):
         )
         n_behavior = trials.behavior.shape[2] if self.generates_behavior_ else 0
         self._check_prior(trials.n_bins, ae.latent_dim + n_behavior)
+        prior_unlabelled = unlabelled is not None and getattr(self, "prior_unlabelled", False)
+        if prior_unlabelled and self.generates_behavior_:
+            raise ValueError("prior_unlabelled=True needs a prior of latents alone, but this "
+                             "one also generates the behaviour, which unlabelled trials lack: "
+                             "set generate_behavior=False or condition='velocity'")
         if fitted_autoencoder is None:
             fit_on, behavior = trials, None
             if unlabelled is not None:
@@ -111,14 +117,21 @@ class LatentGenerator(BaseGenerator):
         self.n_unlabelled_ = 0 if unlabelled is None else len(unlabelled)
         z = ae.encode(trials)
         x = np.concatenate([z, trials.behavior], axis=2) if self.generates_behavior_ else z
-        self.x_mean_, self.x_std_ = _zscore_stats(x)
-        x = np.clip((x - self.x_mean_) / self.x_std_, -_CLAMP, _CLAMP).astype(np.float32)
+        # Unlabelled latents the prior learns from too: the z-scoring covers them as well.
+        x_u = None if not prior_unlabelled else ae.encode(
+            TrialSet(unlabelled, bin_ms=trials.bin_ms, neuron_ids=trials.neuron_ids))
+        self.x_mean_, self.x_std_ = _zscore_stats(x if x_u is None else np.concatenate([x, x_u]))
+        x = self._normalise_latents(x)
         velocity = None
         if self.condition_ == "velocity":
             self.v_mean_, self.v_std_ = _zscore_stats(trials.behavior)
             velocity = self._normalise_velocity(trials.behavior)
         angle = np.array(trials.angles) if self.condition_ == "angle" else None
-        self._fit_prior(x, angle, velocity, rng)
+        extra = {} if x_u is None else {"unlabelled": self._normalise_latents(x_u)}
+        self._fit_prior(x, angle, velocity, rng, **extra)
+
+    def _normalise_latents(self, x: np.ndarray) -> np.ndarray:
+        return np.clip((x - self.x_mean_) / self.x_std_, -_CLAMP, _CLAMP).astype(np.float32)
 
     def _normalise_velocity(self, velocity: np.ndarray) -> np.ndarray:
         return ((velocity - self.v_mean_) / self.v_std_).astype(np.float32)
