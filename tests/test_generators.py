@@ -161,6 +161,8 @@ def test_condition_errors(fitted_eag, tiny_reach):
         fitted_eag.sample(2, guidance_scale=float("nan"))
     with pytest.raises(ValueError, match="n_steps"):
         fitted_eag.sample(2, n_steps=0)
+    with pytest.raises(TypeError, match=r"\['sampler'\]; .* it takes n_steps, batch_size$"):
+        fitted_eag.sample(2, sampler="ddim")  # a latent-diffusion option, not EAG's
 
 
 def test_sampling_before_fit_and_bad_fit_inputs(tiny_reach):

@@ -107,7 +107,9 @@ def test_bad_trials_are_refused_before_fitting(tiny_reach, trials, match):
     (dict(n_trials=2, velocity=np.zeros((2, 20, 2))), ValueError, "conditioned on reach angle"),
     (dict(n_trials=2, random_state=-1), ValueError, "random_state must be non-negative, got -1"),
     (dict(n_trials=2, random_state="seed"), TypeError, "random_state must be None, an int"),
-    (dict(n_trials=2, batch=4), TypeError, r"unexpected sampling arguments \['batch'\]"),
+    (dict(n_trials=2, batch=4), TypeError, r"PSTHPoissonGenerator.sample\(\) got unexpected "
+                                          r"argument\(s\) \['batch'\];.* it takes nothing"),
+    (dict(n_trials=2, seed=0), TypeError, r"\['seed'\] \(the seed is random_state=\)"),
 ])
 def test_sample_refuses(psth, kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -122,6 +122,9 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
     supported_conditions: ClassVar[tuple] = CONDITIONS
     #: Whether ``fit`` can learn from spike counts without behaviour (``unlabelled=``).
     supports_unlabelled: ClassVar[bool] = False
+    #: Keyword arguments :meth:`sample` takes besides n_trials, angle, velocity,
+    #: guidance_scale and random_state (e.g. EAG's ``n_steps``).
+    sample_options: ClassVar[tuple[str, ...]] = ()
     #: Hyperparameter constraints (see eag_augment._validation); ``condition`` is checked
     #: against ``supported_conditions`` by the base class.
     _parameter_constraints: ClassVar[dict] = {}
@@ -298,6 +301,9 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
             condition); the constructor's value when omitted. Ignored by models without it.
         random_state : int, numpy Generator or None
             Same value, same trials.
+        **sample_params
+            The generator's own sampling options, named in ``sample_options`` (EAG:
+            ``n_steps``, ``batch_size``); any other name raises a TypeError.
 
         Returns
         -------
@@ -305,6 +311,12 @@ class BaseGenerator(PortableTorchState, BaseEstimator):
         behaviour, and an ``angle`` condition column where one is known.
         """
         self._check_fitted()
+        if unknown := sorted(set(sample_params) - set(self.sample_options)):
+            raise TypeError(
+                f"{type(self).__name__}.sample() got unexpected argument(s) {unknown}"
+                + (" (the seed is random_state=)" if "seed" in unknown else "")
+                + "; besides n_trials, angle, velocity, guidance_scale and random_state it "
+                f"takes {', '.join(self.sample_options) or 'nothing'}")
         if guidance_scale is None:
             guidance_scale = getattr(self, "guidance_scale", 1.0)
         if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) \

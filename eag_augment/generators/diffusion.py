@@ -76,6 +76,8 @@ class LatentDiffusionGenerator(LatentGenerator):
     device, verbose, random_state
     """
 
+    sample_options = ("n_steps", "sampler", "batch_size")
+
     _parameter_constraints: dict = {
         **LatentGenerator._parameter_constraints,
         "channels": [positive_int], "n_blocks": [positive_int], "state_dim": [positive_int],

@@ -116,6 +116,7 @@ class EAGGenerator(LatentGenerator):
 
     #: Classifier-free guidance changes its samples (``guidance_scale`` is worth searching).
     supports_guidance = True
+    sample_options = ("n_steps", "batch_size")
 
     _parameter_constraints: dict = {
         **LatentGenerator._parameter_constraints,

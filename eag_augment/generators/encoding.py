@@ -186,9 +186,7 @@ class PoissonEncodingGenerator(BaseGenerator):
         self.intercept_, self.coef_ = W[0], W[1:]
         self.max_log_rate_ = (W[0] + F @ W[1:]).max(axis=0) + np.log(2.0)
 
-    def _sample_rates(self, n_trials, angle, velocity, guidance_scale, generator, **kw):
-        if kw:
-            raise TypeError(f"unexpected sampling arguments {sorted(kw)}")
+    def _sample_rates(self, n_trials, angle, velocity, guidance_scale, generator):
         feats = velocity_features(velocity, tuple(int(lag) for lag in self.lags))
         F = (feats - self.feature_mean_) / self.feature_std_
         log_rate = np.minimum(self.intercept_ + F @ self.coef_, self.max_log_rate_)

@@ -84,9 +84,7 @@ class PoissonJitterGenerator(BaseGenerator):
         self.velocity_ = (None if trials.behavior is None
                           else np.asarray(trials.behavior, dtype=np.float32))
 
-    def _sample_rates(self, n_trials, angle, velocity, guidance_scale, generator, **kw):
-        if kw:
-            raise TypeError(f"unexpected sampling arguments {sorted(kw)}")
+    def _sample_rates(self, n_trials, angle, velocity, guidance_scale, generator):
         if velocity is not None:
             source = nearest_trials(velocity, self.velocity_)
             behavior = None  # the base class returns the requested velocity

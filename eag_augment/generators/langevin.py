@@ -108,6 +108,8 @@ class LangevinFlowGenerator(BaseGenerator):
     device, verbose, random_state
     """
 
+    sample_options = ("batch_size",)
+
     _parameter_constraints: dict = {
         "generate_behavior": ["boolean"], "latent_dim": [positive_int],
         "n_groups": [positive_int], "kernel_size": [positive_int],

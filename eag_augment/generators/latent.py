@@ -53,6 +53,7 @@ class LatentGenerator(BaseGenerator):
     """
 
     supports_unlabelled = True
+    sample_options = ("batch_size",)
 
     #: Hyperparameters every latent generator has (subclasses add their own).
     _parameter_constraints: ClassVar[dict] = {

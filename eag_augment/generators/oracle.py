@@ -46,7 +46,5 @@ class OracleGenerator(BaseGenerator):
             raise ValueError(f"trials have (bins, neurons) {(trials.n_bins, trials.n_neurons)}, "
                              f"the simulator makes {expected}")
 
-    def _generate(self, n_trials, angle, velocity, guidance_scale, seed, **kw) -> TrialSet:
-        if kw:
-            raise TypeError(f"unexpected sampling arguments {sorted(kw)}")
+    def _generate(self, n_trials, angle, velocity, guidance_scale, seed) -> TrialSet:
         return self.simulator.sample(n_trials, angle=angle, velocity=velocity, random_state=seed)

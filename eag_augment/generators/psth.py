@@ -84,9 +84,7 @@ class PSTHPoissonGenerator(BaseGenerator):
             behavior = rotate_xy(beh, wrap_angle(angle - ga[nearest])) if beh.shape[2] >= 2 else beh
         return rates, behavior
 
-    def _sample_rates(self, n_trials, angle, velocity, guidance_scale, generator, **kw):
-        if kw:
-            raise TypeError(f"unexpected sampling arguments {sorted(kw)}")
+    def _sample_rates(self, n_trials, angle, velocity, guidance_scale, generator):
         if velocity is not None:
             angle = angle_of_reach(velocity)
         if angle is None:
