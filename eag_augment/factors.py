@@ -11,6 +11,10 @@ autoencoder (EAG's stage 1), without generating anything.
 
 from __future__ import annotations
 
+import hashlib
+import numbers
+from collections import OrderedDict
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
@@ -23,6 +27,32 @@ from eag_augment.metrics import velocity_r2
 from eag_augment.provenance import synthetic_mask
 
 __all__ = ["FactorDecoder"]
+
+# Seeded autoencoders already fitted in this process, by what decides them. A search fits a
+# FactorDecoder on several augmentations of the same real trials (every ratio and guidance
+# scale of every inner fold), and its autoencoder leaves synthetic trials out, so without
+# this it would fit the same autoencoder again for each.
+_FITTED: OrderedDict[str, LatentAutoencoder] = OrderedDict()
+_FITTED_MAX = 4
+
+
+def _fit_once(ae: LatentAutoencoder, spikes: np.ndarray, behavior: np.ndarray | None
+              ) -> LatentAutoencoder:
+    """``ae`` fitted on ``spikes`` and ``behavior``, or the same fit made earlier in this
+    process (a seeded fit gives the same model, so only the time differs)."""
+    if not isinstance(ae.random_state, numbers.Integral):
+        return ae.fit(spikes, behavior)
+    digest = hashlib.sha256(repr(sorted(ae.get_params(deep=False).items())).encode())
+    for part in (spikes, behavior):
+        digest.update(b"-" if part is None else
+                      f"{part.shape}{part.dtype}".encode() + np.ascontiguousarray(part).tobytes())
+    key = digest.hexdigest()
+    if key not in _FITTED:
+        _FITTED[key] = ae.fit(spikes, behavior)
+        while len(_FITTED) > _FITTED_MAX:
+            _FITTED.popitem(last=False)
+    _FITTED.move_to_end(key)
+    return _FITTED[key]
 
 
 class FactorDecoder(RegressorMixin, BaseEstimator):
@@ -62,6 +92,11 @@ class FactorDecoder(RegressorMixin, BaseEstimator):
 
     Notes
     -----
+    A seeded autoencoder fitted on the same spikes with the same settings is fitted once per
+    process and shared (the last few are kept): a search over augmentations of the same real
+    trials, whose synthetic trials the autoencoder leaves out, then fits it once per inner
+    fold instead of once per candidate. The results are those of separate fits.
+
     Hyperparameters of the decoder are searched as ``decoder__<name>``
     (:func:`eag_augment.model_selection.tuned_pipeline` does so by default).
     """
@@ -113,7 +148,7 @@ class FactorDecoder(RegressorMixin, BaseEstimator):
             spikes = np.concatenate([spikes, unlabelled])
             behavior = unlabelled_behavior(behavior, len(unlabelled))
             self.n_unlabelled_ = len(unlabelled)
-        self.autoencoder_ = ae.fit(np.round(spikes).astype(np.int32), behavior)
+        self.autoencoder_ = _fit_once(ae, np.round(spikes).astype(np.int32), behavior)
         return X
 
     def _features(self, X: np.ndarray) -> np.ndarray:

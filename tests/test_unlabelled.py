@@ -172,3 +172,33 @@ def test_prior_unlabelled_repeats_the_labelled_trials_and_nulls_the_unlabelled_c
     assert null.tolist() == [False] * 8 + [True] * 10  # labelled repeated round(10 / 4) = 2x
     np.testing.assert_array_equal(vel[:8], 7.0)
     assert not _with_unlabelled(x, None, velocity, None)[3].any()
+
+
+def test_factor_decoder_fits_a_seeded_autoencoder_once_per_set_of_real_spikes(split):
+    from eag_augment import factors
+
+    labelled, unlabelled, test = split
+    proto = FactorDecoder(RidgeDecoder(lags=2), LatentAutoencoder(**AE))
+    factors._FITTED.clear()
+    first = clone(proto).fit(labelled.spikes, labelled.behavior, unlabelled=unlabelled.spikes)
+    # Other synthetic trials (left out of the autoencoder): the same autoencoder, reused.
+    X = np.concatenate([labelled.spikes, labelled.spikes[:4] + 1])
+    y = np.concatenate([labelled.behavior, labelled.behavior[:4]])
+    mask = np.arange(len(X)) >= labelled.n_trials
+    again = clone(proto).fit(X, y, is_synthetic=mask, unlabelled=unlabelled.spikes)
+    assert again.autoencoder_ is first.autoencoder_
+    # ... and what a separate fit would have made.
+    factors._FITTED.clear()
+    alone = clone(proto).fit(X, y, is_synthetic=mask, unlabelled=unlabelled.spikes)
+    assert alone.autoencoder_ is not first.autoencoder_
+    np.testing.assert_array_equal(alone.predict(test.spikes), again.predict(test.spikes))
+    # Other unlabelled spikes, another seed, or an unseeded autoencoder: fitted anew.
+    other = clone(proto).fit(labelled.spikes, labelled.behavior,
+                             unlabelled=unlabelled.spikes[:10])
+    assert other.autoencoder_ is not alone.autoencoder_
+    reseeded = clone(proto).set_params(autoencoder__random_state=1).fit(
+        X, y, is_synthetic=mask, unlabelled=unlabelled.spikes)
+    assert reseeded.autoencoder_ is not alone.autoencoder_
+    unseeded = clone(proto).set_params(autoencoder__random_state=None)
+    assert unseeded.fit(labelled.spikes, labelled.behavior).autoencoder_ is not \
+        unseeded.fit(labelled.spikes, labelled.behavior).autoencoder_
