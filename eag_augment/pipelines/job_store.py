@@ -10,9 +10,9 @@ outer fold, augmenter; a job saved with figure material also serves one without)
 package version, and the spec without the entries that only choose which jobs run and where
 (``name``, ``output``, ``n_jobs``, ``backend``, ``scheduler``, ``profiles``; the sweep's
 ``train_fraction``, ``seeds``, ``augmenters`` and ``baseline``) and without the other
-augmenters' and generators' tables. A changed setting therefore runs again, while a change to the code
-within one package version is not seen: run without ``resume`` (or delete the folder)
-after changing code that moves results.
+augmenters' and generators' tables. A changed setting therefore runs again, while a change
+to the code within one package version is not seen: run without ``resume`` (or delete the
+folder) after changing code that moves results.
 """
 
 from __future__ import annotations
