@@ -10,7 +10,7 @@ from eag_augment import SyntheticAugmenter
 from eag_augment.decoders import GRUDecoder, KalmanFilterDecoder, RidgeDecoder
 from eag_augment.generators import PSTHPoissonGenerator
 from eag_augment.metrics import velocity_r2
-from eag_augment.model_selection._tuning import _synthetic_pools
+from eag_augment.model_selection._tuning import _choose, _synthetic_pools
 from eag_augment.model_selection import (BlockedKFold, TunedPipeline, bootstrap_r2,
                                          default_search_space, tune_decoders, tuned_pipeline,
                                          velocity_r2_scorer)
@@ -109,6 +109,42 @@ def test_useless_synthetic_trials_leave_the_pipeline_at_ratio_zero(reach):
     by_ratio = {r: noisy.cv_results_["mean_test_score"][noisy.cv_results_["ratio"] == r].max()
                 for r in (0.0, 1.0, 4.0)}
     assert by_ratio[0.0] > by_ratio[1.0] > by_ratio[4.0]   # noise hurts, more of it more
+
+
+AUGMENTATIONS = [(0.0, None), (1.0, None), (4.0, None)]
+
+
+@pytest.mark.parametrize(("augmented", "one_se_augments"), [
+    ([0.62, 0.58, 0.63], False),   # +0.01 on average, but one fold lost 0.04: noise
+    ([0.61, 0.61, 0.61], True),    # +0.01 in every fold: the standard error is 0
+])
+def test_one_se_selection_augments_only_for_a_gain_beyond_fold_noise(augmented,
+                                                                     one_se_augments):
+    # (folds, augmentations, settings): ratio 0 scores 0.60 in every fold at its best setting.
+    scores = np.full((3, 3, 2), 0.50)
+    scores[:, 0, 1] = 0.60
+    scores[:, 2, 0] = augmented
+    assert _choose(scores, AUGMENTATIONS, "best") == (2, 0)
+    assert _choose(scores, AUGMENTATIONS, "one_se") == ((2, 0) if one_se_augments else (0, 1))
+
+
+def test_one_se_pipeline_stays_the_baseline_when_augmentation_wins_by_fold_noise(reach):
+    train, test = reach
+    kwargs = dict(param_grid={"alpha": [1.0, 100.0, 1e4]}, ratios=(0, 1, 4), cv=4,
+                  random_state=2)
+    aug = SyntheticAugmenter(PSTHPoissonGenerator(), bin_ms=10)
+    best = tuned_pipeline(RidgeDecoder(lags=2), aug, **kwargs).fit(train.spikes, train.behavior)
+    safe = tuned_pipeline(RidgeDecoder(lags=2), aug, selection="one_se", **kwargs).fit(
+        train.spikes, train.behavior)
+    alone = tuned_pipeline(RidgeDecoder(lags=2), **kwargs).fit(train.spikes, train.behavior)
+    # On these trials the PSTH trials gain less in validation than the folds scatter.
+    gain, se = safe.augmentation_gain_
+    assert (gain, se) == best.augmentation_gain_ and 0 < gain < se
+    assert best.best_params_["ratio"] > 0
+    assert safe.best_params_ == alone.best_params_ and safe.n_synthetic_ == 0
+    assert safe.cv_results_["params"][safe.best_index_] == safe.best_params_
+    np.testing.assert_array_equal(safe.predict(test.spikes), alone.predict(test.spikes))
+    assert np.isnan(alone.augmentation_gain_).all()
 
 
 def test_generators_never_see_the_validation_trials_they_are_scored_on(reach):
@@ -215,6 +251,7 @@ def test_default_search_spaces():
     ({"ratios": (0, -1)}, ValueError, "ratios must be finite numbers >= 0"),
     ({"cv": "five"}, ValueError, r"'cv' parameter of TunedPipeline"),
     ({"n_iter": 0}, ValueError, r"'n_iter' parameter of TunedPipeline .* Got 0"),
+    ({"selection": "1se"}, ValueError, r"'selection' parameter of TunedPipeline .*'one_se'"),
     ({"augmenter": SyntheticAugmenter(PSTHPoissonGenerator(), prefit=True)}, ValueError,
      "prefit"),
     ({"decoder": "ridge"}, TypeError, r"'decoder' parameter of TunedPipeline"),

@@ -73,6 +73,10 @@ def test_a_tuned_run_reports_fixed_and_tuned_rows_predictions_and_intervals(tmp_
     tuned = rows[rows["mode"] == "tuned"]
     assert all(json.loads(p)["alpha"] in (1.0, 100.0) for p in tuned["params"])
     assert set(tuned[tuned.augmenter == "none"]["ratio"]) == {0.0}
+    assert tuned[tuned.augmenter == "none"]["inner_gain"].isna().all()
+    psth = tuned[tuned.augmenter == "psth"]
+    assert np.isfinite(psth[["inner_r2", "inner_gain", "inner_gain_se"]].to_numpy()).all()
+    assert ((psth["ratio"] > 0) == (psth["inner_gain"] > 0)).all()
     predictions, targets = load_predictions(result.output / "predictions.npz")
     assert len(predictions) == len(rows) and set(targets) == {(0, "test"), (1, "test")}
     # The comparison's point estimates are the rows' R^2 averaged over seeds.
@@ -84,6 +88,13 @@ def test_a_tuned_run_reports_fixed_and_tuned_rows_predictions_and_intervals(tmp_
     saved = json.loads((result.output / "results.json").read_text())
     assert saved["machine"]["cpu"] and saved["machine"]["torch_threads"] >= 1
     assert "Baseline to beat: ridge tuned" in (result.output / "summary.md").read_text()
+
+
+def test_one_se_selection_augments_only_where_the_inner_gain_clears_its_standard_error(tmp_path):
+    tuning = {**_spec(tmp_path)["tuning"], "selection": "one_se"}
+    rows = run(load_spec(_spec(tmp_path, tuning=tuning)), verbose=0).rows
+    psth = rows[(rows["mode"] == "tuned") & (rows.augmenter == "psth")]
+    assert ((psth["ratio"] > 0) == (psth["inner_gain"] > psth["inner_gain_se"])).all()
 
 
 def test_compare_recomputes_the_same_table_from_saved_predictions(tmp_path):
@@ -104,6 +115,7 @@ def test_compare_recomputes_the_same_table_from_saved_predictions(tmp_path):
     ({"tuning": {"param_grids": {"gru": {"dropout": [0.1]}}}}, r"\['gru'\] are not decoders"),
     ({"tuning": {"n_iter": 0}}, "n_iter must be >= 1"),
     ({"tuning": {"speed": 1}}, "unknown key 'speed'"),
+    ({"tuning": {"selection": "1se"}}, "selection must be one of 'best', 'one_se'"),
 ])
 def test_bad_blocked_or_tuning_settings_are_refused_at_load(tmp_path, changes, match):
     with pytest.raises(SpecError, match=match):

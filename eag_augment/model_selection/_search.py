@@ -18,11 +18,12 @@ from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from eag_augment._validation import HasMethods, positive_int
+from eag_augment._validation import HasMethods, StrOptions, positive_int
 from eag_augment.metrics import velocity_r2
 from eag_augment.model_selection._spaces import default_search_space
-from eag_augment.model_selection._tuning import (_augmentations, _check_xy, _decoder_settings,
-                                                 _learns_unlabelled, _takes_unlabelled, _tune)
+from eag_augment.model_selection._tuning import (SELECTIONS, _augmentations, _check_xy,
+                                                 _decoder_settings, _learns_unlabelled,
+                                                 _takes_unlabelled, _tune)
 
 __all__ = ["TunedPipeline", "default_search_space", "tune_decoders", "tuned_pipeline"]
 
@@ -48,7 +49,10 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
     part of the next round), so ratios are compared on the same draws.
 
     Ties go to the smaller ratio, so a generator whose trials do not help leaves the
-    pipeline at ratio 0, where it is the tuned baseline.
+    pipeline at ratio 0, where it is the tuned baseline. With few or small inner folds the
+    highest mean can still be an augmented candidate by chance, and its test score then
+    falls below the baseline's: ``selection="one_se"`` augments only when the paired gain
+    over the best un-augmented candidate exceeds one standard error across inner folds.
 
     Parameters
     ----------
@@ -73,6 +77,13 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
     n_iter : int, optional
         Score only this many decoder settings, drawn at random from the grid (every ratio
         is still scored with each). None: the whole grid.
+    selection : {"best", "one_se"}, default="best"
+        "best": the candidate with the highest mean validation R^2. "one_se": the same,
+        unless it augments and its gain over the best un-augmented candidate (paired by
+        inner fold) is not above one standard error of that gain; then the best
+        un-augmented candidate. It trades a small expected gain for protection against
+        augmentation chosen by validation noise (the standard error of 3-5 folds is itself
+        rough).
     n_jobs : int, optional
         Folds scored in parallel (joblib).
     random_state : int, RandomState or None
@@ -88,6 +99,12 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
         when scales are searched; None at ratio 0).
     best_score_ : float
         Its mean validation R^2.
+    best_index_ : int
+        Its row in ``cv_results_``.
+    augmentation_gain_ : tuple of float
+        (mean, standard error) over inner folds of the validation R^2 gain of the best
+        augmented candidate over the best un-augmented one, paired by fold; NaN without an
+        augmenter (or without ratio 0 among ``ratios``).
     cv_results_ : dict of arrays
         Per candidate: ``params``, ``ratio``, ``mean_test_score``, ``std_test_score``,
         ``rank_test_score`` and ``split{k}_test_score``, as in ``GridSearchCV``.
@@ -113,6 +130,7 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
         "guidance_scales": ["array-like", None],
         "cv": ["cv_object"],
         "n_iter": [positive_int, None],
+        "selection": [StrOptions(set(SELECTIONS))],
         "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -120,7 +138,8 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
 
     def __init__(self, decoder, augmenter=None, *, param_grid=None, ratios=(0, 1, 2, 4),
                  guidance_scales=None, cv=5, n_iter: int | None = None,
-                 n_jobs: int | None = None, random_state=None, verbose: int = 0) -> None:
+                 selection: str = "best", n_jobs: int | None = None, random_state=None,
+                 verbose: int = 0) -> None:
         self.decoder = decoder
         self.augmenter = augmenter
         self.param_grid = param_grid
@@ -128,6 +147,7 @@ class TunedPipeline(RegressorMixin, BaseEstimator):
         self.guidance_scales = guidance_scales
         self.cv = cv
         self.n_iter = n_iter
+        self.selection = selection
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -198,15 +218,15 @@ def _fit_pipelines(pipes: dict[str, TunedPipeline], X, y, angles, unlabelled=Non
         len(augmentations))
     seed = int(check_random_state(first.random_state).randint(2**31 - 1 - 1000))
     results, _ = _tune(searches, first.augmenter, augmentations, X, y, angles, splits, seed,
-                       first.n_jobs, say, unlabelled=unlabelled)
+                       first.n_jobs, say, unlabelled=unlabelled, selection=first.selection)
     for name, pipe in pipes.items():
         pipe.__dict__.update(results[name])
 
 
 def tune_decoders(decoders: dict, augmenter, X, y, *, angles=None, unlabelled=None,
                   param_grids=None, ratios=(0, 1, 2, 4), guidance_scales=None, cv=5,
-                  n_iter=None, n_jobs=None, random_state=None, verbose: int = 0
-                  ) -> dict[str, TunedPipeline]:
+                  n_iter=None, selection="best", n_jobs=None, random_state=None,
+                  verbose: int = 0) -> dict[str, TunedPipeline]:
     """Tune several decoders on the same inner folds and the same synthetic trials.
 
     What ``TunedPipeline(decoder, augmenter, ...).fit(X, y)`` does for one decoder, for each
@@ -217,8 +237,8 @@ def tune_decoders(decoders: dict, augmenter, X, y, *, angles=None, unlabelled=No
     Parameters
     ----------
     decoders : dict of name -> decoder
-    augmenter, X, y, angles, unlabelled, ratios, guidance_scales, cv, n_iter, n_jobs,
-    random_state, verbose
+    augmenter, X, y, angles, unlabelled, ratios, guidance_scales, cv, n_iter, selection,
+    n_jobs, random_state, verbose
         As for :class:`TunedPipeline`.
     param_grids : dict of name -> param_grid, optional
         Missing names (or None) get :func:`default_search_space`.
@@ -232,8 +252,8 @@ def tune_decoders(decoders: dict, augmenter, X, y, *, angles=None, unlabelled=No
     param_grids = param_grids or {}
     pipes = {name: TunedPipeline(dec, augmenter, param_grid=param_grids.get(name),
                                  ratios=ratios, guidance_scales=guidance_scales, cv=cv,
-                                 n_iter=n_iter, n_jobs=n_jobs, random_state=random_state,
-                                 verbose=verbose)
+                                 n_iter=n_iter, selection=selection, n_jobs=n_jobs,
+                                 random_state=random_state, verbose=verbose)
              for name, dec in decoders.items()}
     _fit_pipelines(pipes, X, y, angles, unlabelled)
     return pipes
@@ -241,7 +261,7 @@ def tune_decoders(decoders: dict, augmenter, X, y, *, angles=None, unlabelled=No
 
 def tuned_pipeline(decoder, augmenter=None, *, param_grid=None, ratios=(0, 1, 2, 4),
                    guidance_scales=None, cv=5, n_iter: int | None = None,
-                   n_jobs: int | None = None, random_state=None,
+                   selection: str = "best", n_jobs: int | None = None, random_state=None,
                    verbose: int = 0) -> TunedPipeline:
     """The fair comparison in one estimator: ``decoder`` tuned by inner CV, with or without
     ``augmenter`` (its ratio searched, 0 included).
@@ -263,5 +283,6 @@ def tuned_pipeline(decoder, augmenter=None, *, param_grid=None, ratios=(0, 1, 2,
     {'ratio': 0.0, 'alpha': 10.0}
     """
     return TunedPipeline(decoder, augmenter, param_grid=param_grid, ratios=ratios,
-                         guidance_scales=guidance_scales, cv=cv, n_iter=n_iter, n_jobs=n_jobs,
-                         random_state=random_state, verbose=verbose)
+                         guidance_scales=guidance_scales, cv=cv, n_iter=n_iter,
+                         selection=selection, n_jobs=n_jobs, random_state=random_state,
+                         verbose=verbose)

@@ -182,11 +182,55 @@ def _score_fold(k: int, train, val, X, y, angles, augmenter, augmentations, sear
     return scores
 
 
+SELECTIONS = ("best", "one_se")
+
+
+def _best(mean: np.ndarray, rows: np.ndarray) -> tuple[int, int] | None:
+    """(augmentation, setting) of the highest mean among augmentation rows ``rows`` (the first
+    on ties, so the smallest ratio), or None when ``rows`` is empty."""
+    if rows.size == 0:
+        return None
+    j = int(np.argmax(mean[rows].ravel()))
+    return int(rows[j // mean.shape[1]]), j % mean.shape[1]
+
+
+def _augmentation_gain(scores: np.ndarray, augmentations) -> tuple[float, float]:
+    """Validation gain of the best augmented candidate over the best un-augmented one, paired
+    over inner folds: (mean, standard error); NaN unless the search had both kinds.
+
+    ``scores``: validation R^2, (folds, augmentations, settings).
+    """
+    mean = scores.mean(axis=0)
+    ratios = np.array([r for r, _ in augmentations])
+    plain, augmented = _best(mean, np.flatnonzero(ratios == 0)), _best(
+        mean, np.flatnonzero(ratios > 0))
+    if plain is None or augmented is None:
+        return math.nan, math.nan
+    diff = scores[:, augmented[0], augmented[1]] - scores[:, plain[0], plain[1]]
+    se = diff.std(ddof=1) / math.sqrt(len(diff)) if len(diff) > 1 else math.nan
+    return float(diff.mean()), float(se)
+
+
+def _choose(scores: np.ndarray, augmentations, selection: str) -> tuple[int, int]:
+    """(augmentation, setting) chosen from validation R^2 ``scores`` (folds, augmentations,
+    settings). "best": the highest mean, ties to the smallest ratio. "one_se": the same,
+    unless it augments and its paired gain over the best un-augmented candidate is within
+    one standard error of 0; then that un-augmented candidate."""
+    mean = scores.mean(axis=0)
+    best = _best(mean, np.arange(len(augmentations)))
+    if selection == "one_se" and augmentations[best[0]][0] > 0:
+        gain, se = _augmentation_gain(scores, augmentations)
+        if not gain > se:          # a NaN standard error (one fold) also keeps the baseline
+            return _best(mean, np.flatnonzero([r == 0 for r, _ in augmentations])) or best
+    return best
+
+
 def _tune(searches: dict, augmenter, augmentations, X, y, angles, splits, seed: int,
-          n_jobs, say, refit_generator: bool = False, unlabelled=None
-          ) -> tuple[dict[str, dict], object]:
+          n_jobs, say, refit_generator: bool = False, unlabelled=None,
+          selection: str = "best") -> tuple[dict[str, dict], object]:
     """Search every decoder of ``searches`` (name -> (decoder, settings)) on the same folds and
-    synthetic trials, then refit each one's best candidate on all of X.
+    synthetic trials, then refit each one's chosen candidate (``selection``, see
+    :func:`_choose`) on all of X.
 
     Returns (name -> fitted attributes of a :class:`TunedPipeline`, the augmenter fitted on
     all of X or None). ``refit_generator`` fits that augmenter even when every decoder
@@ -199,10 +243,8 @@ def _tune(searches: dict, augmenter, augmentations, X, y, angles, splits, seed: 
     chosen = {}
     for name, (_, settings) in searches.items():
         scores = np.stack([fold[name] for fold in folds])   # (folds, augmentations, settings)
-        mean = scores.mean(axis=0)
-        # Flattened augmentation-major, so the first maximum is at the smallest ratio.
-        a, s = np.unravel_index(int(np.argmax(mean.ravel())), mean.shape)
-        chosen[name] = (a, s, float(mean[a, s]), scores)
+        a, s = _choose(scores, augmentations, selection)
+        chosen[name] = (a, s, float(scores[:, a, s].mean()), scores)
 
     start = time.perf_counter()
     best_augmentations = {augmentations[a] for a, *_ in chosen.values() if augmentations[a][0]}
@@ -224,7 +266,9 @@ def _tune(searches: dict, augmenter, augmentations, X, y, angles, splits, seed: 
             params["guidance_scale"] = scale
         results[name] = {
             "best_params_": {**params, **settings[s]}, "best_score_": best_score,
+            "best_index_": a * len(settings) + s,
             "cv_results_": _results(scores, augmentations, settings),
+            "augmentation_gain_": _augmentation_gain(scores, augmentations),
             "best_estimator_": best, "augmenter_": fitted_aug if ratio > 0 else None,
             "n_synthetic_": int(mask.sum()),
             "refit_time_": time.perf_counter() - t + (pool_s if ratio > 0 else 0.0),

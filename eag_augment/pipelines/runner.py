@@ -117,8 +117,10 @@ def run_job(job: Job, pool: TrialSet, tests: dict[str, TrialSet], augmenter,
 
     Each row: train_fraction, seed, augmenter, decoder, mode ("fixed" or "tuned"), test_set,
     r2 (velocity R^2 on the test set), n_train_real, n_synthetic, ratio, guidance_scale,
-    params (JSON of the tuned choice), and timings in s: augment_s (generator fits and
-    sampling, the whole search in tuned mode), fit_s (decoder fit), score_s.
+    params (JSON of the tuned choice), in tuned mode inner_r2 (its mean validation R^2) and
+    inner_gain, inner_gain_se (``TunedPipeline.augmentation_gain_``), and timings in s:
+    augment_s (generator fits and sampling, the whole search in tuned mode), fit_s (decoder
+    fit), score_s.
     ``predictions`` maps (decoder, mode, test set) -> predicted velocity (float32).
     """
     try:
@@ -162,7 +164,7 @@ def _tuned(train: TrialSet, angles, augmenter, decoders: dict, tuning: dict, see
     start = time.perf_counter()
     results, fitted = _tune(searches, augmenter, augmentations, train.spikes, train.behavior,
                             angles, splits, seed, 1, log.debug, refit_generator=keep_generator,
-                            unlabelled=unlabelled)
+                            unlabelled=unlabelled, selection=tuning["selection"])
     return results, fitted, time.perf_counter() - start
 
 
@@ -198,10 +200,13 @@ def _run_job(job, pool, tests, augmenter, decoders, subset, tuning, unlabelled,
                                              fixed and not _is_none(aug), spikes_only)
         for name, res in results.items():
             params = res["best_params_"]
+            gain, gain_se = res["augmentation_gain_"]
             score(name, "tuned", res["best_estimator_"], {
                 "n_synthetic": res["n_synthetic_"], "ratio": params["ratio"],
                 "guidance_scale": params.get("guidance_scale"),
-                "params": json.dumps(_jsonable(params)), "augment_s": tune_s, "fit_s": None})
+                "params": json.dumps(_jsonable(params)), "inner_r2": res["best_score_"],
+                "inner_gain": gain, "inner_gain_se": gain_se,
+                "augment_s": tune_s, "fit_s": None})
     if fixed:
         if fitted_aug is not None:
             # The generator the tuned refit fitted on the same trials: sample it, do not refit.

@@ -49,7 +49,7 @@ _DATASET_KEYS = ("kind", "path", "via_nwb", "rebin_ms")
 _SPLIT_KEYS = ("kind", "train", "test", "test_fraction", "stratify", "random_state", "subset",
                "holdout_angles_deg", "angle_tolerance_deg", "n_folds", "gap")
 _TUNING_KEYS = ("cv_folds", "cv_gap", "ratios", "guidance_scales", "n_iter", "param_grids",
-                "fixed")
+                "fixed", "selection")
 _SWEEP_KEYS = ("train_fraction", "seeds", "augmenters", "decoders", "baseline", "unlabelled")
 _FIGURE_KEYS = FIGURES + ("decoder", "n_trajectories")
 
@@ -447,6 +447,12 @@ def _check_tuning(table, decoders: dict, split: dict, where: str) -> dict | None
     if n_iter is not None and _expect(n_iter, int, f"{where} n_iter", "an integer") < 1:
         raise SpecError(f"{where} n_iter must be >= 1, got {n_iter}")
     out["n_iter"] = n_iter
+    from eag_augment.model_selection._tuning import SELECTIONS
+
+    out["selection"] = table.get("selection", "best")
+    if out["selection"] not in SELECTIONS:
+        raise SpecError(f"{where} selection must be one of {', '.join(map(repr, SELECTIONS))}, "
+                        f"got {out['selection']!r}")
     grids = _expect(table.get("param_grids", {}), dict, f"{where} param_grids",
                     "a table of decoder name -> {parameter = [values]}")
     from eag_augment.model_selection import default_search_space
