@@ -1,6 +1,6 @@
 """The pure pieces of benchmarks/unseen_conditions.py, benchmarks/train_on_synthetic.py,
-benchmarks/seed_spread.py and benchmarks/decoding_gain.py on tiny inputs (seconds): no
-benchmark is run here."""
+benchmarks/seed_spread.py, benchmarks/decoding_gain.py and benchmarks/selection_rule.py on tiny
+inputs (seconds): no benchmark is run here."""
 
 import json
 import sys
@@ -17,6 +17,7 @@ import _common  # noqa: E402
 import decoding_gain  # noqa: E402
 import label_scarce  # noqa: E402
 import seed_spread  # noqa: E402
+import selection_rule  # noqa: E402
 import train_on_synthetic as tos  # noqa: E402
 import unseen_conditions as uc  # noqa: E402
 
@@ -307,3 +308,34 @@ def test_train_on_synthetic_resumes_the_jobs_a_stopped_run_finished(tmp_path):
         tos.Job(1.0, f, s).describe() for f in (0, 1) for s in (tos.REAL, "psth"))
     line = _common.measured_on(_common.run_machine(spec, again[-1]), 30.0)
     assert "wall time 0.5 min, besides 4 jobs resumed from earlier runs" in line
+
+
+def test_one_se_choices_read_from_a_run_are_those_of_a_run_with_the_rule(tmp_path):
+    from eag_augment.pipelines import load_predictions, run
+
+    raw = {"name": "rule", "n_jobs": 1,
+           "dataset": {"kind": "synthetic_reach", "n_trials": 120, "n_neurons": 16,
+                       "n_heldout": 2, "random_state": 0, "rebin_ms": 20},
+           "split": {"kind": "blocked", "n_folds": 4},
+           "generators": {"psth": {"class": "PSTHPoissonGenerator"}},
+           "augmenters": {"none": {"ratio": 0}, "psth": {"generator": "psth", "ratio": 2}},
+           "decoders": {"ridge": {"class": "RidgeDecoder", "alpha": 100.0, "lags": 2}},
+           "sweep": {"train_fraction": [0.3], "seeds": 3},
+           "tuning": {"cv_folds": 2, "ratios": [0, 1, 2], "fixed": False,
+                      "param_grids": {"ridge": {"alpha": [1.0, 100.0]}}},
+           "figures": {"rasters": False, "statistics": False, "trajectories": False,
+                       "scores": False}}
+    best = run(load_spec({**raw, "output": str(tmp_path / "best")}), verbose=0)
+    rule = run(load_spec({**raw, "output": str(tmp_path / "rule"),
+                          "tuning": {**raw["tuning"], "selection": "one_se"}}), verbose=0)
+    predictions, _ = load_predictions(best.output / "predictions.npz")
+    derived, added, left_out = selection_rule.one_se_pipelines(best.rows, predictions)
+    ran = rule.rows[rule.rows.augmenter == "psth"].sort_values("seed")
+    derived = derived.sort_values("seed")
+    assert left_out == 0 and len(derived) == 3
+    np.testing.assert_array_equal(derived["ratio"], ran["ratio"])
+    np.testing.assert_array_equal(derived["r2"], ran["r2"])
+    # This run has a fold where the run's rule augments and the one-SE rule does not.
+    assert (derived["ratio"].to_numpy() < best.rows[best.rows.augmenter == "psth"]
+            .sort_values("seed")["ratio"].to_numpy()).any()
+    assert len(added) == 3
