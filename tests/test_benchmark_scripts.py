@@ -1,6 +1,6 @@
 """The pure pieces of benchmarks/unseen_conditions.py, benchmarks/train_on_synthetic.py,
-benchmarks/seed_spread.py, benchmarks/decoding_gain.py and benchmarks/selection_rule.py on tiny
-inputs (seconds): no benchmark is run here."""
+benchmarks/seed_spread.py, benchmarks/decoding_gain.py, benchmarks/selection_rule.py and
+benchmarks/variability.py on tiny inputs (seconds): no benchmark is run here."""
 
 import json
 import sys
@@ -18,6 +18,7 @@ import decoding_gain  # noqa: E402
 import label_scarce  # noqa: E402
 import seed_spread  # noqa: E402
 import selection_rule  # noqa: E402
+import variability  # noqa: E402
 import train_on_synthetic as tos  # noqa: E402
 import unseen_conditions as uc  # noqa: E402
 
@@ -339,3 +340,16 @@ def test_one_se_choices_read_from_a_run_are_those_of_a_run_with_the_rule(tmp_pat
     assert (derived["ratio"].to_numpy() < best.rows[best.rows.augmenter == "psth"]
             .sort_values("seed")["ratio"].to_numpy()).any()
     assert len(added) == 3
+
+
+def test_variability_rows_of_real_and_generated_trials(tiny_reach, tmp_path):
+    spec = _spec({"psth": {"generator": "psth", "ratio": 1, "condition": "velocity"},
+                  "jitter": {"generator": "jitter", "ratio": 1, "condition": "velocity"}})
+    rows = variability.measure(spec, tiny_reach, None, 1.0, 0)
+    by_set = {r["set"]: r for r in rows}
+    assert list(by_set) == ["real (training)", "real (test)", "psth", "jitter"]
+    # Poisson draws around real counts add the counts' mean to their variance.
+    assert by_set["jitter"]["fano_median"] > by_set["real (training)"]["fano_median"] + 0.5
+    assert by_set["psth"]["dispersion_median"] == pytest.approx(0, abs=1e-12)
+    assert variability.figure(rows, tmp_path / "v.png").stat().st_size > 0
+    assert "| 100% | 0 | jitter |" in variability.markdown("v", rows, _common.machine(), 1.0)

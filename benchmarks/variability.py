@@ -1,0 +1,181 @@
+"""Trial-to-trial variability beyond the velocity: real trials against every generator's.
+
+    python benchmarks/variability.py --dataset m1 [--mat PATH]   # fold 0, 10 % and 100 %
+    python benchmarks/variability.py                             # simulated reaching
+    python benchmarks/variability.py --quick                     # end-to-end check only
+
+A generator's trials can teach a decoder something only if they vary, at a given velocity,
+the way real trials do. For outer fold 0 (``--folds N``: the first N) of the train-on-synthetic
+spec (benchmarks/specs/train_on_synthetic[_m1].toml: its generators, fractions and folds),
+every generator is fitted on the real training trials and makes one trial at each training
+trial's velocity. Two measures (:mod:`eag_augment.metrics.variability`):
+
+- residual Fano factor: counts minus their cross-validated linear prediction from the velocity
+  around each bin, squared, over the counts; the same estimator on the real training trials,
+  the real test trials and each generator's trials (median over neurons firing at least
+  0.02 spikes per bin in the real training trials). 1 is Poisson around a velocity-tuned rate;
+  the real value bounds the real variability at fixed velocity from above.
+- rate dispersion: for 20 training velocities, 8 samples each, the variance of the generator's
+  rates across samples over the mean rate; counts from them have a Fano factor of 1 plus this
+  at fixed velocity. 0: every sample at a velocity has the same rates.
+
+Writes benchmarks/results/variability_<dataset>[_<profile>].json / .md / .png.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, shown, sweep_parser, sweep_spec, write_json  # noqa: E402
+from train_on_synthetic import SPEC_FILES  # noqa: E402
+
+from eag_augment.metrics import conditional_rate_dispersion, residual_fano_factor  # noqa: E402
+from eag_augment.pipelines import (bind_augmenter, fold_split, load_dataset,  # noqa: E402
+                                   training_subset)
+
+MIN_RATE = 0.02            # spikes per bin in the real training trials
+N_CONDITIONS, N_SAMPLES = 20, 8
+
+
+def sampled_rates(aug, train, seed: int) -> np.ndarray | None:
+    """Rates (conditions, samples, bins, neurons) of ``aug``'s fitted generator, ``N_SAMPLES``
+    at each of ``N_CONDITIONS`` training velocities; None for a generator without rates."""
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(train.n_trials, min(N_CONDITIONS, train.n_trials), replace=False)
+    scale = aug.get_params()["guidance_scale"]
+    kwargs = {} if scale is None else {"guidance_scale": scale}
+    rates = []
+    for k, i in enumerate(picks):
+        velocity = np.repeat(train.behavior[i][None].astype(np.float64), N_SAMPLES, axis=0)
+        out = aug.generator_.sample(N_SAMPLES, velocity=velocity, random_state=seed + k,
+                                    **kwargs)
+        if out.rates is None:
+            return None
+        rates.append(out.rates)
+    return np.stack(rates)
+
+
+def measure(spec, trials, simulator, fraction: float, fold: int) -> list[dict]:
+    """Rows (set, fraction, fold, residual Fano median and quartiles, dispersion, seconds)
+    for the real sets and every augmenter of the spec."""
+    pool, tests = fold_split(trials, spec.split, fold)
+    train = training_subset(pool, fraction, fold, spec.split["subset"])
+    keep = train.spikes.mean(axis=(0, 1)) >= MIN_RATE
+    rows = []
+
+    def row(name: str, spikes, velocity, disp=None, seconds=None) -> None:
+        fano = residual_fano_factor(spikes, velocity)[keep]
+        q1, med, q3 = np.nanpercentile(fano, [25, 50, 75])
+        rows.append({"set": name, "train_fraction": fraction, "fold": fold,
+                     "n_trials": len(spikes), "fano_median": med, "fano_q1": q1,
+                     "fano_q3": q3, "dispersion_median": disp, "fit_sample_s": seconds})
+        shown_disp = "" if disp is None else f", rate dispersion {disp:.3f}"
+        print(f"  {name:22s} residual Fano {med:.3f} [{q1:.3f}, {q3:.3f}]{shown_disp}")
+
+    print(f"fraction {fraction:g}, fold {fold}: {train.n_trials} training trials, "
+          f"{int(keep.sum())} neurons")
+    row("real (training)", train.spikes, train.behavior)
+    row("real (test)", tests["test"].spikes, tests["test"].behavior)
+    for name in spec.augmenter_names:
+        if name == "none":
+            continue
+        aug = bind_augmenter(spec, name, pool.bin_ms, simulator)
+        aug.set_params(random_state=fold)
+        start = time.perf_counter()
+        _, y = aug.fit_resample(train.spikes, train.behavior)
+        rates = sampled_rates(aug, train, fold)
+        seconds = time.perf_counter() - start
+        disp = None if rates is None else float(np.nanmedian(
+            conditional_rate_dispersion(rates)[keep]))
+        row(name, aug.synthetic_.spikes, np.asarray(y)[train.n_trials:], disp, seconds)
+    return rows
+
+
+def figure(rows: list[dict], path: Path) -> Path:
+    fractions = sorted({r["train_fraction"] for r in rows})
+    fig, axes = plt.subplots(1, len(fractions), figsize=(5 * len(fractions), 4), squeeze=False,
+                             sharey=True)
+    for ax, fraction in zip(axes[0], fractions):
+        mine = [r for r in rows if r["train_fraction"] == fraction and r["fold"] == 0]
+        x = np.arange(len(mine))
+        med = np.array([r["fano_median"] for r in mine])
+        err = np.array([[r["fano_median"] - r["fano_q1"], r["fano_q3"] - r["fano_median"]]
+                        for r in mine]).T
+        colours = ["0.3" if r["set"].startswith("real") else "C0" for r in mine]
+        ax.bar(x, med, yerr=err, color=colours, capsize=3)
+        disp = [1 + r["dispersion_median"] if r["dispersion_median"] is not None else np.nan
+                for r in mine]
+        ax.scatter(x, disp, marker="_", s=300, color="C3", zorder=3,
+                   label="1 + rate dispersion (samples at one velocity)")
+        ax.axhline(1, color="k", lw=0.8, ls=":")
+        ax.set_xticks(x, [r["set"] for r in mine], rotation=45, ha="right")
+        ax.set_title(f"{fraction:.0%} of the training pool, fold 0")
+        ax.set_ylabel("residual Fano factor\n(median and quartiles over neurons)")
+    axes[0][0].legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {shown(path)}")
+    return path
+
+
+def markdown(stem: str, rows: list[dict], info: dict, wall_s: float) -> str:
+    lines = [f"# {stem}\n",
+             f"Measured on {info['cpu']} ({info['cores']} cores, torch threads "
+             f"{torch.get_num_threads()}), commit {info['commit']}, {info['date']}; command "
+             f"`{info['command']}`; wall time {wall_s / 60:.1f} min.\n",
+             "Residual Fano factor: counts minus their cross-validated linear prediction from "
+             "the velocity (3 bins either side), squared, over the counts; median [quartiles] "
+             f"over neurons firing >= {MIN_RATE} spikes per bin in the real training trials. "
+             "1: Poisson around a velocity-tuned rate. Rate dispersion: across-sample "
+             f"variance of a generator's rates at one velocity ({N_CONDITIONS} training "
+             f"velocities x {N_SAMPLES} samples) over the mean rate, median over the same "
+             "neurons; 0: every sample at a velocity has the same rates.\n",
+             "| fraction | fold | set | trials | residual Fano | rate dispersion | fit + sample (s) |",
+             "|" + " --- |" * 7]
+    for r in rows:
+        disp = "" if r["dispersion_median"] is None else f"{r['dispersion_median']:.3f}"
+        secs = "" if r["fit_sample_s"] is None else f"{r['fit_sample_s']:.0f}"
+        lines.append(f"| {r['train_fraction']:.0%} | {r['fold']} | {r['set']} | {r['n_trials']} "
+                     f"| {r['fano_median']:.3f} [{r['fano_q1']:.3f}, {r['fano_q3']:.3f}] | "
+                     f"{disp} | {secs} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = sweep_parser(__doc__.split("\n\n")[0])
+    p.add_argument("--folds", type=int, default=1, help="outer folds measured (from fold 0)")
+    args = p.parse_args(argv)
+    made = sweep_spec(args, "variability", SPEC_FILES[args.dataset])
+    if made is None:
+        return 0
+    spec, _, stem = made
+    if args.quick:
+        torch.set_num_threads(1)
+    start = time.perf_counter()
+    trials, simulator = load_dataset(spec.dataset, spec.output)
+    rows = []
+    for fraction in spec.train_fractions:
+        for fold in range(min(args.folds, spec.split["n_folds"])):
+            rows.extend(measure(spec, trials, simulator, fraction, fold))
+    wall_s = time.perf_counter() - start
+    info = machine()
+    (args.out / f"{stem}.md").write_text(markdown(stem, rows, info, wall_s))
+    print(f"wrote {shown(args.out / f'{stem}.md')}")
+    write_json(args.out / f"{stem}.json", {"machine": info, "wall_s": wall_s, "rows": rows})
+    figure(rows, args.out / f"{stem}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Trial-to-trial variability that behaviour does not explain, in real and generated trials.
+
+A generator that adds information to decoder training has to vary its trials the way real
+trials vary at the same behaviour, not only by Poisson noise around one rate per condition.
+Two views of that variability, both as Fano-like ratios (1: Poisson around a rate that the
+behaviour fixes; above 1: extra variability):
+
+- :func:`residual_fano_factor` works on any set of trials, real or generated, with the same
+  estimator: spike counts minus their cross-validated linear prediction from the velocity
+  around each bin, squared, summed, over the summed counts. It is an upper bound on the
+  Fano factor at fixed behaviour (what the linear model misses counts as variability), and
+  the same bound for every set it is applied to.
+- :func:`conditional_rate_dispersion` works on a generator's rates, several samples per
+  condition: the variance of the rates across samples at one condition over the mean rate.
+  Counts drawn from them have a Fano factor of 1 plus this at fixed condition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eag_augment._arrays import validate_spikes
+
+__all__ = ["conditional_rate_dispersion", "residual_fano_factor"]
+
+
+def _lagged(behavior: np.ndarray, lags: int) -> np.ndarray:
+    """Features (trials, bins, (2 * lags + 1) * (dims + 1) + 1): the behaviour and its norm at
+    bin offsets -lags..lags inside each trial (edges repeated), and a constant."""
+    b = np.concatenate([behavior, np.linalg.norm(behavior, axis=-1, keepdims=True)], axis=-1)
+    n_bins = b.shape[1]
+    idx = np.clip(np.arange(n_bins)[:, None] + np.arange(-lags, lags + 1)[None, :], 0,
+                  n_bins - 1)                                      # (bins, offsets)
+    shifted = b[:, idx, :].reshape(b.shape[0], n_bins, -1)
+    return np.concatenate([shifted, np.ones(shifted.shape[:2] + (1,))], axis=-1)
+
+
+def residual_fano_factor(spikes, behavior, *, lags: int = 3, alpha: float = 1.0,
+                         n_splits: int = 5) -> np.ndarray:
+    """Per neuron: squared residuals of a cross-validated linear encoding model over counts.
+
+    Parameters
+    ----------
+    spikes : array (trials, bins, neurons)
+        Spike counts per bin.
+    behavior : array (trials, bins, dims)
+        The behaviour of each bin (e.g. velocity), in any fixed units.
+    lags : int, default=3
+        Bins of behaviour on each side of a bin that predict its counts.
+    alpha : float, default=1.0
+        Ridge penalty on the features (behaviour standardised first; the constant is not
+        penalised).
+    n_splits : int, default=5
+        Folds of whole, consecutive trials: each trial's counts are predicted by a model
+        fitted on the other folds.
+
+    Returns
+    -------
+    array (neurons,)
+        ``sum((counts - prediction)^2) / sum(counts)`` over trials and bins; NaN for a neuron
+        without spikes. Poisson counts around rates that are linear in the features give
+        about 1.
+    """
+    X = validate_spikes(spikes, "spikes").astype(np.float64)
+    b = np.asarray(behavior, dtype=np.float64)
+    if b.ndim != 3 or b.shape[:2] != X.shape[:2]:
+        raise ValueError(f"behavior must be (trials, bins, dims) with the trials and bins of "
+                         f"spikes {X.shape[:2]}, got shape {b.shape}")
+    if not np.isfinite(b).all():
+        raise ValueError("behavior contains NaN or infinite values")
+    if int(lags) != lags or lags < 0:
+        raise ValueError(f"lags must be an integer >= 0, got {lags!r}")
+    if not alpha >= 0:
+        raise ValueError(f"alpha must be >= 0, got {alpha!r}")
+    if int(n_splits) != n_splits or not 2 <= n_splits <= len(X):
+        raise ValueError(f"n_splits must be an integer in [2, {len(X)}] (the trials), got "
+                         f"{n_splits!r}")
+    scale = b.reshape(-1, b.shape[-1]).std(axis=0)
+    F = _lagged(b / np.where(scale > 0, scale, 1.0), int(lags))
+    penalty = alpha * np.eye(F.shape[-1])
+    penalty[-1, -1] = 0.0
+    residual = np.empty_like(X)
+    for test in np.array_split(np.arange(len(X)), int(n_splits)):
+        train = np.setdiff1d(np.arange(len(X)), test)
+        Ft, Xt = F[train].reshape(-1, F.shape[-1]), X[train].reshape(-1, X.shape[-1])
+        W = np.linalg.solve(Ft.T @ Ft + penalty, Ft.T @ Xt)
+        residual[test] = X[test] - F[test] @ W
+    counts = X.sum(axis=(0, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, (residual ** 2).sum(axis=(0, 1)) / counts, np.nan)
+
+
+def conditional_rate_dispersion(rates) -> np.ndarray:
+    """Per neuron: variance of a generator's rates across samples at one condition, over the
+    mean rate.
+
+    Parameters
+    ----------
+    rates : array (conditions, samples, bins, neurons)
+        Expected counts per bin of ``samples`` >= 2 generated trials at each condition.
+
+    Returns
+    -------
+    array (neurons,)
+        Across-sample variance averaged over conditions and bins, over the mean rate; NaN for a
+        neuron whose rate is 0. Counts drawn from these rates have a Fano factor at fixed
+        condition of 1 plus this; 0 means every sample at a condition has the same rates.
+    """
+    r = np.asarray(rates, dtype=np.float64)
+    if r.ndim != 4 or r.shape[1] < 2:
+        raise ValueError(f"rates must be (conditions, samples >= 2, bins, neurons), got shape "
+                         f"{r.shape}")
+    if not np.isfinite(r).all() or (r < 0).any():
+        raise ValueError("rates must be finite and >= 0")
+    mean = r.mean(axis=(0, 1, 2))
+    spread = r.var(axis=1, ddof=1).mean(axis=(0, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(mean > 0, spread / mean, np.nan)
