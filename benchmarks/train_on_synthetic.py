@@ -47,8 +47,8 @@ from decoding_gain import _interval, md_table, records  # noqa: E402
 
 from eag_augment.metrics import velocity_r2  # noqa: E402
 from eag_augment.pipelines import (bind_augmenter, compare, comparison_markdown,  # noqa: E402
-                                   fold_split, load_dataset, load_predictions,
-                                   parallel_backend, save_predictions, training_subset)
+                                   fold_split, load_dataset, load_predictions, run_jobs,
+                                   save_predictions, training_subset)
 from eag_augment.pipelines.job_store import JobStore  # noqa: E402
 from eag_augment.trials import TrialSet  # noqa: E402
 
@@ -178,26 +178,18 @@ def compute(spec, resume: bool = False
     jobs = [Job(f, s, src) for f in spec.train_fractions for s in spec.seeds for src in sources]
     log.info("%d jobs (%d fractions x %d folds x %d training sets); data %s", len(jobs),
              len(spec.train_fractions), len(spec.seeds), len(sources), trials)
-    store = JobStore(spec.output / "jobs", spec.raw, augmenter_of=lambda job: job.source)
-    results, todo = store.finished(jobs) if resume else ([], jobs)
-    resumed = store.describe(results)
-    if resume:
-        log.info("resuming: %d of %d jobs loaded from %s", len(results), len(jobs), store.folder)
-    with parallel_backend(spec.backend, spec.n_jobs, spec.scheduler) as n_jobs:
-        parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        for done in parallel(joblib.delayed(run_job)(spec, job, trials, simulator)
-                             for job in todo):
-            store.save(done)
-            results.append(done)
-            for f in done["failures"]:
-                log.warning("%s: %s failed: %s", done["job"].describe(), f["decoder"],
-                            f["error"])
-            tuned = ", ".join(f"{r['augmenter']}/{r['decoder']} {r['r2']:.3f}"
-                              for r in done["rows"] if r["mode"] == "tuned")
-            log.info("[%d/%d] %s: tuned R^2 %s (%.1f s)", len(results), len(jobs),
-                     done["job"].describe(), tuned, done["wall_s"])
-    order = {job: i for i, job in enumerate(jobs)}
-    results.sort(key=lambda d: order[d["job"]])
+    def report(done: dict, n_done: int, n_jobs: int) -> None:
+        for f in done["failures"]:
+            log.warning("%s: %s failed: %s", done["job"].describe(), f["decoder"], f["error"])
+        tuned = ", ".join(f"{r['augmenter']}/{r['decoder']} {r['r2']:.3f}"
+                          for r in done["rows"] if r["mode"] == "tuned")
+        log.info("[%d/%d] %s: tuned R^2 %s (%.1f s)", n_done, n_jobs, done["job"].describe(),
+                 tuned, done["wall_s"])
+
+    results, resumed = run_jobs(
+        spec, jobs, lambda job: joblib.delayed(run_job)(spec, job, trials, simulator),
+        JobStore(spec.output / "jobs", spec.raw, augmenter_of=lambda job: job.source),
+        resume=resume, say=log.info, report=report)
     rows = pd.DataFrame([r for d in results for r in d["rows"]])
     failures = pd.DataFrame([f for d in results for f in d["failures"]],
                             columns=FAILURE_COLUMNS)

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -297,6 +298,33 @@ def parallel_backend(backend: str, n_jobs: int, scheduler: str | None = None):
 
 
 # ------------------------------------------------------------------------- a run
+def run_jobs(spec: RunSpec, jobs: list, call: Callable, store: JobStore, *, resume: bool,
+             say: Callable, report: Callable[[dict, int, int], None]
+             ) -> tuple[list[dict], list[dict]]:
+    """Run the jobs that ``store`` has not finished (all of them without ``resume``) on the
+    spec's backend, saving each as it ends, so that a stopped run can go on.
+
+    ``call(job)`` is the ``joblib.delayed`` call that runs one job and returns its dict (with
+    ``"job"`` and ``"wall_s"``); ``report(done, n_done, n_jobs)`` logs each as it ends.
+    Returns (every job's dict in the order of ``jobs``, what the report says of the resumed
+    ones: :meth:`JobStore.describe`).
+    """
+    results, todo = store.finished(jobs) if resume else ([], jobs)
+    resumed = store.describe(results)
+    if resume:
+        say("resuming: %d of %d jobs loaded from %s", len(results), len(jobs), store.folder)
+    with parallel_backend(spec.backend, spec.n_jobs, spec.scheduler) as n_jobs:
+        parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        for done in parallel(call(job) for job in todo):
+            store.save(done)
+            results.append(done)
+            report(done, len(results), len(jobs))
+    # A resumed job may differ from the one asked for in what does not change its results
+    # (its figure material): order by the store's key, which leaves that out.
+    order = {store.path(job): i for i, job in enumerate(jobs)}
+    return sorted(results, key=lambda d: order[store.path(d["job"])]), resumed
+
+
 def bind_augmenter(spec: RunSpec, name: str, bin_ms: float, simulator):
     """The spec's augmenter ``name``, unfitted: a clone with a fresh clone of its generator
     (the dataset's ``simulator`` bound to an oracle that has none) and the data's bin width
@@ -392,27 +420,18 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1,
         len(spec.augmenter_names), len(decoders),
         ", fixed and tuned" if spec.tuning is not None else "", spec.backend, spec.n_jobs)
 
-    store = JobStore(out / "jobs", spec.raw)
-    results, todo = store.finished(jobs) if resume else ([], jobs)
-    resumed = store.describe(results)
-    if resume:
-        say("resuming: %d of %d jobs loaded from %s", len(results), len(jobs), store.folder)
-    with parallel_backend(spec.backend, spec.n_jobs, spec.scheduler) as n_jobs:
-        parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        for done in parallel(joblib.delayed(run_job)(job, *splits[job.seed],
-                                                     augmenters[job.augmenter], decoders,
-                                                     **options) for job in todo):
-            store.save(done)
-            results.append(done)
-            first = next(iter(tests))
-            scores = ", ".join(f"{r['decoder']}{'*' if r['mode'] == 'tuned' else ''} "
-                               f"{r['r2']:.3f}" for r in done["rows"] if r["test_set"] == first)
-            say("[%d/%d] %s: R^2 %s (%.1f s)", len(results), len(jobs),
-                done["job"].describe(), scores, done["wall_s"])
+    def report(done: dict, n_done: int, n_jobs: int) -> None:
+        first = next(iter(tests))
+        scores = ", ".join(f"{r['decoder']}{'*' if r['mode'] == 'tuned' else ''} "
+                           f"{r['r2']:.3f}" for r in done["rows"] if r["test_set"] == first)
+        say("[%d/%d] %s: R^2 %s (%.1f s)", n_done, n_jobs, done["job"].describe(), scores,
+            done["wall_s"])
 
-    order = {(j.train_fraction, j.seed, j.augmenter): i for i, j in enumerate(jobs)}
-    results.sort(key=lambda d: order[(d["job"].train_fraction, d["job"].seed,
-                                      d["job"].augmenter)])
+    results, resumed = run_jobs(
+        spec, jobs, lambda job: joblib.delayed(run_job)(job, *splits[job.seed],
+                                                        augmenters[job.augmenter], decoders,
+                                                        **options),
+        JobStore(out / "jobs", spec.raw), resume=resume, say=say, report=report)
     rows = pd.DataFrame([row for done in results for row in done["rows"]])
     predictions = {(d["job"].train_fraction, d["job"].seed, d["job"].augmenter, *key): pred
                    for d in results for key, pred in d["predictions"].items()}
