@@ -17,7 +17,9 @@ trial's velocity. Two measures (:mod:`eag_augment.metrics.variability`):
   the real value bounds the real variability at fixed velocity from above.
 - rate dispersion: for 20 training velocities, 8 samples each, the variance of the generator's
   rates across samples over the mean rate; counts from them have a Fano factor of 1 plus this
-  at fixed velocity. 0: every sample at a velocity has the same rates.
+  at fixed velocity. 0: every sample at a velocity has the same rates. Measured again at 20
+  test velocities: a generator that memorised its training trials varies at those it never
+  saw, one that maps velocity to a single rate trajectory does not vary at either.
 
 Writes benchmarks/results/variability_<dataset>[_<profile>].json / .md / .png.
 """
@@ -47,22 +49,23 @@ MIN_RATE = 0.02            # spikes per bin in the real training trials
 N_CONDITIONS, N_SAMPLES = 20, 8
 
 
-def sampled_rates(aug, train, seed: int) -> np.ndarray | None:
-    """Rates (conditions, samples, bins, neurons) of ``aug``'s fitted generator, ``N_SAMPLES``
-    at each of ``N_CONDITIONS`` training velocities; None for a generator without rates."""
+def dispersion(aug, trials, keep: np.ndarray, seed: int) -> float | None:
+    """Median over the ``keep`` neurons of the rate dispersion of ``aug``'s fitted generator,
+    ``N_SAMPLES`` at each of ``N_CONDITIONS`` velocities of ``trials``; None for a generator
+    without rates."""
     rng = np.random.default_rng(seed)
-    picks = rng.choice(train.n_trials, min(N_CONDITIONS, train.n_trials), replace=False)
+    picks = rng.choice(trials.n_trials, min(N_CONDITIONS, trials.n_trials), replace=False)
     scale = aug.get_params()["guidance_scale"]
     kwargs = {} if scale is None else {"guidance_scale": scale}
     rates = []
     for k, i in enumerate(picks):
-        velocity = np.repeat(train.behavior[i][None].astype(np.float64), N_SAMPLES, axis=0)
+        velocity = np.repeat(trials.behavior[i][None].astype(np.float64), N_SAMPLES, axis=0)
         out = aug.generator_.sample(N_SAMPLES, velocity=velocity, random_state=seed + k,
                                     **kwargs)
         if out.rates is None:
             return None
         rates.append(out.rates)
-    return np.stack(rates)
+    return float(np.nanmedian(conditional_rate_dispersion(np.stack(rates))[keep]))
 
 
 def measure(spec, trials, simulator, fraction: float, fold: int) -> list[dict]:
@@ -73,13 +76,15 @@ def measure(spec, trials, simulator, fraction: float, fold: int) -> list[dict]:
     keep = train.spikes.mean(axis=(0, 1)) >= MIN_RATE
     rows = []
 
-    def row(name: str, spikes, velocity, disp=None, seconds=None) -> None:
+    def row(name: str, spikes, velocity, disp=(None, None), seconds=None) -> None:
         fano = residual_fano_factor(spikes, velocity)[keep]
         q1, med, q3 = np.nanpercentile(fano, [25, 50, 75])
         rows.append({"set": name, "train_fraction": fraction, "fold": fold,
                      "n_trials": len(spikes), "fano_median": med, "fano_q1": q1,
-                     "fano_q3": q3, "dispersion_median": disp, "fit_sample_s": seconds})
-        shown_disp = "" if disp is None else f", rate dispersion {disp:.3f}"
+                     "fano_q3": q3, "dispersion_median": disp[0],
+                     "dispersion_test_median": disp[1], "fit_sample_s": seconds})
+        shown_disp = "" if disp[0] is None else \
+            f", rate dispersion {disp[0]:.3f} (test velocities {disp[1]:.3f})"
         print(f"  {name:22s} residual Fano {med:.3f} [{q1:.3f}, {q3:.3f}]{shown_disp}")
 
     print(f"fraction {fraction:g}, fold {fold}: {train.n_trials} training trials, "
@@ -93,10 +98,8 @@ def measure(spec, trials, simulator, fraction: float, fold: int) -> list[dict]:
         aug.set_params(random_state=fold)
         start = time.perf_counter()
         _, y = aug.fit_resample(train.spikes, train.behavior)
-        rates = sampled_rates(aug, train, fold)
+        disp = (dispersion(aug, train, keep, fold), dispersion(aug, tests["test"], keep, fold))
         seconds = time.perf_counter() - start
-        disp = None if rates is None else float(np.nanmedian(
-            conditional_rate_dispersion(rates)[keep]))
         row(name, aug.synthetic_.spikes, np.asarray(y)[train.n_trials:], disp, seconds)
     return rows
 
@@ -113,10 +116,11 @@ def figure(rows: list[dict], path: Path) -> Path:
                         for r in mine]).T
         colours = ["0.3" if r["set"].startswith("real") else "C0" for r in mine]
         ax.bar(x, med, yerr=err, color=colours, capsize=3)
-        disp = [1 + r["dispersion_median"] if r["dispersion_median"] is not None else np.nan
-                for r in mine]
-        ax.scatter(x, disp, marker="_", s=300, color="C3", zorder=3,
-                   label="1 + rate dispersion (samples at one velocity)")
+        for key, colour, where in (("dispersion_median", "C3", "training"),
+                                   ("dispersion_test_median", "C1", "test")):
+            disp = [np.nan if r[key] is None else 1 + r[key] for r in mine]
+            ax.scatter(x, disp, marker="_", s=300, color=colour, zorder=3,
+                       label=f"1 + rate dispersion at {where} velocities")
         ax.axhline(1, color="k", lw=0.8, ls=":")
         ax.set_xticks(x, [r["set"] for r in mine], rotation=45, ha="right")
         ax.set_title(f"{fraction:.0%} of the training pool, fold 0")
@@ -138,17 +142,20 @@ def markdown(stem: str, rows: list[dict], info: dict, wall_s: float) -> str:
              "the velocity (3 bins either side), squared, over the counts; median [quartiles] "
              f"over neurons firing >= {MIN_RATE} spikes per bin in the real training trials. "
              "1: Poisson around a velocity-tuned rate. Rate dispersion: across-sample "
-             f"variance of a generator's rates at one velocity ({N_CONDITIONS} training "
-             f"velocities x {N_SAMPLES} samples) over the mean rate, median over the same "
-             "neurons; 0: every sample at a velocity has the same rates.\n",
-             "| fraction | fold | set | trials | residual Fano | rate dispersion | fit + sample (s) |",
-             "|" + " --- |" * 7]
+             f"variance of a generator's rates at one velocity ({N_CONDITIONS} velocities of "
+             f"the training trials, or of the test trials, x {N_SAMPLES} samples) over the "
+             "mean rate, median over the same neurons; 0: every sample at a velocity has the "
+             "same rates.\n",
+             "| fraction | fold | set | trials | residual Fano | rate dispersion, training "
+             "velocities | test velocities | fit + sample (s) |",
+             "|" + " --- |" * 8]
     for r in rows:
-        disp = "" if r["dispersion_median"] is None else f"{r['dispersion_median']:.3f}"
+        disp = ["" if r[k] is None else f"{r[k]:.3f}"
+                for k in ("dispersion_median", "dispersion_test_median")]
         secs = "" if r["fit_sample_s"] is None else f"{r['fit_sample_s']:.0f}"
         lines.append(f"| {r['train_fraction']:.0%} | {r['fold']} | {r['set']} | {r['n_trials']} "
                      f"| {r['fano_median']:.3f} [{r['fano_q1']:.3f}, {r['fano_q3']:.3f}] | "
-                     f"{disp} | {secs} |")
+                     f"{disp[0]} | {disp[1]} | {secs} |")
     return "\n".join(lines) + "\n"
 
 

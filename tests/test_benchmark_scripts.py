@@ -351,5 +351,6 @@ def test_variability_rows_of_real_and_generated_trials(tiny_reach, tmp_path):
     # Poisson draws around real counts add the counts' mean to their variance.
     assert by_set["jitter"]["fano_median"] > by_set["real (training)"]["fano_median"] + 0.5
     assert by_set["psth"]["dispersion_median"] == pytest.approx(0, abs=1e-12)
+    assert by_set["psth"]["dispersion_test_median"] == pytest.approx(0, abs=1e-12)
     assert variability.figure(rows, tmp_path / "v.png").stat().st_size > 0
     assert "| 100% | 0 | jitter |" in variability.markdown("v", rows, _common.machine(), 1.0)
