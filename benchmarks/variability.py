@@ -20,6 +20,10 @@ trial's velocity. Two measures (:mod:`eag_augment.metrics.variability`):
   at fixed velocity. 0: every sample at a velocity has the same rates. Measured again at 20
   test velocities: a generator that memorised its training trials varies at those it never
   saw, one that maps velocity to a single rate trajectory does not vary at either.
+- residual rate dispersion: the first measure applied to rates: the generator's rates (one
+  trial per training velocity) against the rates the generator's own autoencoder infers
+  from the real training trials (latent generators only). Both are upper bounds on the rate
+  variability at fixed velocity, by the same estimator, in the units of the rate dispersion.
 
 Writes benchmarks/results/variability_<dataset>[_<profile>].json / .md / .png.
 """
@@ -41,7 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, shown, sweep_parser, sweep_spec, write_json  # noqa: E402
 from train_on_synthetic import SPEC_FILES  # noqa: E402
 
-from eag_augment.metrics import conditional_rate_dispersion, residual_fano_factor  # noqa: E402
+from eag_augment.metrics import (conditional_rate_dispersion, residual_fano_factor,  # noqa: E402
+                                 residual_rate_dispersion)
 from eag_augment.pipelines import (bind_augmenter, fold_split, load_dataset,  # noqa: E402
                                    training_subset)
 
@@ -76,16 +81,23 @@ def measure(spec, trials, simulator, fraction: float, fold: int) -> list[dict]:
     keep = train.spikes.mean(axis=(0, 1)) >= MIN_RATE
     rows = []
 
-    def row(name: str, spikes, velocity, disp=(None, None), seconds=None) -> None:
+    def median(values) -> float:
+        return float(np.nanmedian(values[keep]))
+
+    def row(name: str, spikes, velocity, disp=(None, None), rates=(None, None),
+            seconds=None) -> None:
         fano = residual_fano_factor(spikes, velocity)[keep]
         q1, med, q3 = np.nanpercentile(fano, [25, 50, 75])
         rows.append({"set": name, "train_fraction": fraction, "fold": fold,
                      "n_trials": len(spikes), "fano_median": med, "fano_q1": q1,
                      "fano_q3": q3, "dispersion_median": disp[0],
-                     "dispersion_test_median": disp[1], "fit_sample_s": seconds})
-        shown_disp = "" if disp[0] is None else \
+                     "dispersion_test_median": disp[1], "rate_residual_median": rates[0],
+                     "real_rate_residual_median": rates[1], "fit_sample_s": seconds})
+        said = "" if disp[0] is None else \
             f", rate dispersion {disp[0]:.3f} (test velocities {disp[1]:.3f})"
-        print(f"  {name:22s} residual Fano {med:.3f} [{q1:.3f}, {q3:.3f}]{shown_disp}")
+        if rates[1] is not None:
+            said += f", residual rates {rates[0]:.3f} (real, inferred: {rates[1]:.3f})"
+        print(f"  {name:22s} residual Fano {med:.3f} [{q1:.3f}, {q3:.3f}]{said}")
 
     print(f"fraction {fraction:g}, fold {fold}: {train.n_trials} training trials, "
           f"{int(keep.sum())} neurons")
@@ -100,7 +112,14 @@ def measure(spec, trials, simulator, fraction: float, fold: int) -> list[dict]:
         _, y = aug.fit_resample(train.spikes, train.behavior)
         disp = (dispersion(aug, train, keep, fold), dispersion(aug, tests["test"], keep, fold))
         seconds = time.perf_counter() - start
-        row(name, aug.synthetic_.spikes, np.asarray(y)[train.n_trials:], disp, seconds)
+        y = np.asarray(y)[train.n_trials:]
+        rates = (None, None)
+        if disp[0] is not None:
+            ae = getattr(aug.generator_, "autoencoder_", None)
+            rates = (median(residual_rate_dispersion(aug.synthetic_.rates, y)),
+                     None if ae is None else median(residual_rate_dispersion(
+                         ae.predict_rates(train.spikes), train.behavior)))
+        row(name, aug.synthetic_.spikes, y, disp, rates, seconds)
     return rows
 
 
@@ -146,16 +165,21 @@ def markdown(stem: str, rows: list[dict], info: dict, wall_s: float) -> str:
              f"the training trials, or of the test trials, x {N_SAMPLES} samples) over the "
              "mean rate, median over the same neurons; 0: every sample at a velocity has the "
              "same rates.\n",
+             "Residual rates: the residual estimator applied to the generator's rates (one "
+             "trial per training velocity), and to the rates the generator's own autoencoder "
+             "infers from the real training trials.\n",
              "| fraction | fold | set | trials | residual Fano | rate dispersion, training "
-             "velocities | test velocities | fit + sample (s) |",
-             "|" + " --- |" * 8]
+             "velocities | test velocities | residual rates | real, inferred | "
+             "fit + sample (s) |",
+             "|" + " --- |" * 10]
     for r in rows:
-        disp = ["" if r[k] is None else f"{r[k]:.3f}"
-                for k in ("dispersion_median", "dispersion_test_median")]
+        cells = ["" if r[k] is None else f"{r[k]:.3f}"
+                 for k in ("dispersion_median", "dispersion_test_median",
+                           "rate_residual_median", "real_rate_residual_median")]
         secs = "" if r["fit_sample_s"] is None else f"{r['fit_sample_s']:.0f}"
         lines.append(f"| {r['train_fraction']:.0%} | {r['fold']} | {r['set']} | {r['n_trials']} "
                      f"| {r['fano_median']:.3f} [{r['fano_q1']:.3f}, {r['fano_q3']:.3f}] | "
-                     f"{disp[0]} | {disp[1]} | {secs} |")
+                     + " | ".join(cells) + f" | {secs} |")
     return "\n".join(lines) + "\n"
 
 

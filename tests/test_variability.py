@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from eag_augment.generators import PSTHPoissonGenerator
-from eag_augment.metrics import conditional_rate_dispersion, residual_fano_factor
+from eag_augment.metrics import (conditional_rate_dispersion, residual_fano_factor,
+                                 residual_rate_dispersion)
 
 
 def _reach(gain_shape=None, n=200, seed=0):
@@ -31,6 +32,16 @@ def test_a_trial_gain_the_velocity_does_not_explain_raises_the_residual_fano():
     assert 1.15 < fano < 1.4
 
 
+def test_residual_rate_dispersion_measures_rate_variability_the_velocity_does_not_explain():
+    rng = np.random.default_rng(2)
+    v = np.cumsum(rng.normal(size=(300, 20, 2)), axis=1) * 0.3
+    rate = 1.0 + v @ rng.normal(size=(2, 5)) * 0.05
+    assert np.all(residual_rate_dispersion(np.clip(rate, 0, None), v) < 0.01)
+    # A trial gain of s.d. 0.2 adds variance 0.04 * rate^2 at a mean rate near 1.
+    gained = np.clip(rate * (1 + 0.2 * rng.normal(size=(300, 1, 5))), 0, None)
+    np.testing.assert_allclose(residual_rate_dispersion(gained, v), 0.04, rtol=0.25)
+
+
 def test_dispersion_is_zero_for_identical_samples_and_the_added_variance_otherwise():
     rng = np.random.default_rng(1)
     base = rng.uniform(1.0, 2.0, size=(6, 1, 10, 4))
@@ -55,6 +66,8 @@ def test_psth_samples_at_one_direction_share_their_rates(tiny_reach):
      r"n_splits must be an integer in \[2, 5\]"),
     (lambda: residual_fano_factor(np.ones((5, 4, 3)), np.ones((5, 4, 2)), lags=-1), "lags"),
     (lambda: conditional_rate_dispersion(np.ones((3, 1, 4, 2))), "samples >= 2"),
+    (lambda: residual_rate_dispersion(-np.ones((5, 4, 3)), np.ones((5, 4, 2))), ">= 0"),
+    (lambda: residual_rate_dispersion(np.ones((5, 4)), np.ones((5, 4, 2))), r"\(trials, bins"),
     (lambda: conditional_rate_dispersion(-np.ones((3, 2, 4, 2))), ">= 0"),
 ])
 def test_bad_input_is_refused_with_a_message(call, match):

@@ -24,7 +24,8 @@ from eag_augment.metrics.fidelity import (
     train_train_ceiling,
 )
 from eag_augment.metrics.scores import bits_per_spike, psth, psth_r2, velocity_r2
-from eag_augment.metrics.variability import conditional_rate_dispersion, residual_fano_factor
+from eag_augment.metrics.variability import (conditional_rate_dispersion, residual_fano_factor,
+                                             residual_rate_dispersion)
 
 __all__ = [
     "METRICS",
@@ -43,6 +44,7 @@ __all__ = [
     "rate_statistics",
     "rate_std_rmse",
     "residual_fano_factor",
+    "residual_rate_dispersion",
     "spike_statistics",
     "std_isi_rmse",
     "train_train_ceiling",

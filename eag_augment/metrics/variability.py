@@ -13,6 +13,9 @@ behaviour fixes; above 1: extra variability):
 - :func:`conditional_rate_dispersion` works on a generator's rates, several samples per
   condition: the variance of the rates across samples at one condition over the mean rate.
   Counts drawn from them have a Fano factor of 1 plus this at fixed condition.
+- :func:`residual_rate_dispersion` is the first estimator applied to rates instead of counts:
+  to a generator's rates (one trial per condition) and to the rates an autoencoder infers
+  from real trials, so the two can be compared in the same units as the second.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 
 from eag_augment._arrays import validate_spikes
 
-__all__ = ["conditional_rate_dispersion", "residual_fano_factor"]
+__all__ = ["conditional_rate_dispersion", "residual_fano_factor", "residual_rate_dispersion"]
 
 
 def _lagged(behavior: np.ndarray, lags: int) -> np.ndarray:
@@ -33,6 +36,39 @@ def _lagged(behavior: np.ndarray, lags: int) -> np.ndarray:
                   n_bins - 1)                                      # (bins, offsets)
     shifted = b[:, idx, :].reshape(b.shape[0], n_bins, -1)
     return np.concatenate([shifted, np.ones(shifted.shape[:2] + (1,))], axis=-1)
+
+
+def _residual_ratio(values: np.ndarray, behavior, lags: int, alpha: float,
+                    n_splits: int) -> np.ndarray:
+    """Per neuron: squared residuals of ``values`` (trials, bins, neurons) around their
+    cross-validated ridge prediction from the lagged behaviour, summed, over summed values."""
+    X = values.astype(np.float64)
+    b = np.asarray(behavior, dtype=np.float64)
+    if b.ndim != 3 or b.shape[:2] != X.shape[:2]:
+        raise ValueError(f"behavior must be (trials, bins, dims) with the trials and bins of "
+                         f"the counts or rates {X.shape[:2]}, got shape {b.shape}")
+    if not np.isfinite(b).all():
+        raise ValueError("behavior contains NaN or infinite values")
+    if int(lags) != lags or lags < 0:
+        raise ValueError(f"lags must be an integer >= 0, got {lags!r}")
+    if not alpha >= 0:
+        raise ValueError(f"alpha must be >= 0, got {alpha!r}")
+    if int(n_splits) != n_splits or not 2 <= n_splits <= len(X):
+        raise ValueError(f"n_splits must be an integer in [2, {len(X)}] (the trials), got "
+                         f"{n_splits!r}")
+    scale = b.reshape(-1, b.shape[-1]).std(axis=0)
+    F = _lagged(b / np.where(scale > 0, scale, 1.0), int(lags))
+    penalty = alpha * np.eye(F.shape[-1])
+    penalty[-1, -1] = 0.0
+    residual = np.empty_like(X)
+    for test in np.array_split(np.arange(len(X)), int(n_splits)):
+        train = np.setdiff1d(np.arange(len(X)), test)
+        Ft, Xt = F[train].reshape(-1, F.shape[-1]), X[train].reshape(-1, X.shape[-1])
+        W = np.linalg.solve(Ft.T @ Ft + penalty, Ft.T @ Xt)
+        residual[test] = X[test] - F[test] @ W
+    total = X.sum(axis=(0, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (residual ** 2).sum(axis=(0, 1)) / total, np.nan)
 
 
 def residual_fano_factor(spikes, behavior, *, lags: int = 3, alpha: float = 1.0,
@@ -61,33 +97,30 @@ def residual_fano_factor(spikes, behavior, *, lags: int = 3, alpha: float = 1.0,
         without spikes. Poisson counts around rates that are linear in the features give
         about 1.
     """
-    X = validate_spikes(spikes, "spikes").astype(np.float64)
-    b = np.asarray(behavior, dtype=np.float64)
-    if b.ndim != 3 or b.shape[:2] != X.shape[:2]:
-        raise ValueError(f"behavior must be (trials, bins, dims) with the trials and bins of "
-                         f"spikes {X.shape[:2]}, got shape {b.shape}")
-    if not np.isfinite(b).all():
-        raise ValueError("behavior contains NaN or infinite values")
-    if int(lags) != lags or lags < 0:
-        raise ValueError(f"lags must be an integer >= 0, got {lags!r}")
-    if not alpha >= 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha!r}")
-    if int(n_splits) != n_splits or not 2 <= n_splits <= len(X):
-        raise ValueError(f"n_splits must be an integer in [2, {len(X)}] (the trials), got "
-                         f"{n_splits!r}")
-    scale = b.reshape(-1, b.shape[-1]).std(axis=0)
-    F = _lagged(b / np.where(scale > 0, scale, 1.0), int(lags))
-    penalty = alpha * np.eye(F.shape[-1])
-    penalty[-1, -1] = 0.0
-    residual = np.empty_like(X)
-    for test in np.array_split(np.arange(len(X)), int(n_splits)):
-        train = np.setdiff1d(np.arange(len(X)), test)
-        Ft, Xt = F[train].reshape(-1, F.shape[-1]), X[train].reshape(-1, X.shape[-1])
-        W = np.linalg.solve(Ft.T @ Ft + penalty, Ft.T @ Xt)
-        residual[test] = X[test] - F[test] @ W
-    counts = X.sum(axis=(0, 1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, (residual ** 2).sum(axis=(0, 1)) / counts, np.nan)
+    return _residual_ratio(validate_spikes(spikes, "spikes"), behavior, lags, alpha, n_splits)
+
+
+def residual_rate_dispersion(rates, behavior, *, lags: int = 3, alpha: float = 1.0,
+                             n_splits: int = 5) -> np.ndarray:
+    """Per neuron: variance of rates around their cross-validated linear prediction from the
+    velocity, over the mean rate.
+
+    :func:`residual_fano_factor` applied to rates (expected counts per bin, e.g. a generator's
+    ``rates`` or :meth:`~eag_augment.generators.LatentAutoencoder.predict_rates` of real
+    trials) instead of counts, with the same parameters. It bounds from above the rate
+    variability at fixed behaviour, in the units of :func:`conditional_rate_dispersion`.
+
+    Returns
+    -------
+    array (neurons,)
+        ``sum((rates - prediction)^2) / sum(rates)``; NaN for a neuron whose rates are all 0.
+    """
+    r = np.asarray(rates, dtype=np.float64)
+    if r.ndim != 3:
+        raise ValueError(f"rates must be (trials, bins, neurons), got shape {r.shape}")
+    if not np.isfinite(r).all() or (r < 0).any():
+        raise ValueError("rates must be finite and >= 0")
+    return _residual_ratio(r, behavior, lags, alpha, n_splits)
 
 
 def conditional_rate_dispersion(rates) -> np.ndarray:
