@@ -24,6 +24,10 @@ trial's velocity. Two measures (:mod:`eag_augment.metrics.variability`):
   trial per training velocity) against the rates the generator's own autoencoder infers
   from the real training trials (latent generators only). Both are upper bounds on the rate
   variability at fixed velocity, by the same estimator, in the units of the rate dispersion.
+- copy index: the correlation between the velocity residuals of each generated trial's rates
+  and those of the inferred rates of the training trial whose velocity it was generated at
+  (pooled over trials, bins and neurons). Near 1: a generated trial repeats what its source
+  trial does beyond the velocity; near 0: it varies on its own.
 
 Writes benchmarks/results/variability_<dataset>[_<profile>].json / .md / .png.
 """
@@ -46,7 +50,7 @@ from _common import machine, shown, sweep_parser, sweep_spec, write_json  # noqa
 from train_on_synthetic import SPEC_FILES  # noqa: E402
 
 from eag_augment.metrics import (conditional_rate_dispersion, residual_fano_factor,  # noqa: E402
-                                 residual_rate_dispersion)
+                                 residual_rate_dispersion, velocity_residuals)
 from eag_augment.pipelines import (bind_augmenter, fold_split, load_dataset,  # noqa: E402
                                    training_subset)
 
@@ -73,6 +77,17 @@ def dispersion(aug, trials, keep: np.ndarray, seed: int) -> float | None:
     return float(np.nanmedian(conditional_rate_dispersion(np.stack(rates))[keep]))
 
 
+def copy_index(generated, velocity, inferred, train, keep: np.ndarray) -> float:
+    """Correlation of the velocity residuals of ``generated`` rates (trials, bins, neurons) at
+    ``velocity`` with those of ``inferred`` (the training trials' rates) of the training trial
+    with that velocity, over the ``keep`` neurons."""
+    source = {v.tobytes(): i for i, v in enumerate(train.behavior.astype(np.float64))}
+    idx = np.array([source[v.astype(np.float64).tobytes()] for v in velocity])
+    mine = velocity_residuals(generated, velocity)[..., keep]
+    theirs = velocity_residuals(inferred, train.behavior)[idx][..., keep]
+    return float(np.corrcoef(mine.ravel(), theirs.ravel())[0, 1])
+
+
 def measure(spec, trials, simulator, fraction: float, fold: int) -> list[dict]:
     """Rows (set, fraction, fold, residual Fano median and quartiles, dispersion, seconds)
     for the real sets and every augmenter of the spec."""
@@ -84,7 +99,7 @@ def measure(spec, trials, simulator, fraction: float, fold: int) -> list[dict]:
     def median(values) -> float:
         return float(np.nanmedian(values[keep]))
 
-    def row(name: str, spikes, velocity, disp=(None, None), rates=(None, None),
+    def row(name: str, spikes, velocity, disp=(None, None), rates=(None, None, None),
             seconds=None) -> None:
         fano = residual_fano_factor(spikes, velocity)[keep]
         q1, med, q3 = np.nanpercentile(fano, [25, 50, 75])
@@ -92,11 +107,13 @@ def measure(spec, trials, simulator, fraction: float, fold: int) -> list[dict]:
                      "n_trials": len(spikes), "fano_median": med, "fano_q1": q1,
                      "fano_q3": q3, "dispersion_median": disp[0],
                      "dispersion_test_median": disp[1], "rate_residual_median": rates[0],
-                     "real_rate_residual_median": rates[1], "fit_sample_s": seconds})
+                     "real_rate_residual_median": rates[1], "copy_index": rates[2],
+                     "fit_sample_s": seconds})
         said = "" if disp[0] is None else \
             f", rate dispersion {disp[0]:.3f} (test velocities {disp[1]:.3f})"
         if rates[1] is not None:
-            said += f", residual rates {rates[0]:.3f} (real, inferred: {rates[1]:.3f})"
+            said += (f", residual rates {rates[0]:.3f} (real, inferred: {rates[1]:.3f}), "
+                     f"copy index {rates[2]:.2f}")
         print(f"  {name:22s} residual Fano {med:.3f} [{q1:.3f}, {q3:.3f}]{said}")
 
     print(f"fraction {fraction:g}, fold {fold}: {train.n_trials} training trials, "
@@ -113,12 +130,13 @@ def measure(spec, trials, simulator, fraction: float, fold: int) -> list[dict]:
         disp = (dispersion(aug, train, keep, fold), dispersion(aug, tests["test"], keep, fold))
         seconds = time.perf_counter() - start
         y = np.asarray(y)[train.n_trials:]
-        rates = (None, None)
-        if disp[0] is not None:
-            ae = getattr(aug.generator_, "autoencoder_", None)
+        rates = (None, None, None)
+        ae = getattr(aug.generator_, "autoencoder_", None)
+        if disp[0] is not None and ae is not None:
+            inferred = ae.predict_rates(train.spikes)
             rates = (median(residual_rate_dispersion(aug.synthetic_.rates, y)),
-                     None if ae is None else median(residual_rate_dispersion(
-                         ae.predict_rates(train.spikes), train.behavior)))
+                     median(residual_rate_dispersion(inferred, train.behavior)),
+                     copy_index(aug.synthetic_.rates, y, inferred, train, keep))
         row(name, aug.synthetic_.spikes, y, disp, rates, seconds)
     return rows
 
@@ -167,15 +185,19 @@ def markdown(stem: str, rows: list[dict], info: dict, wall_s: float) -> str:
              "same rates.\n",
              "Residual rates: the residual estimator applied to the generator's rates (one "
              "trial per training velocity), and to the rates the generator's own autoencoder "
-             "infers from the real training trials.\n",
+             "infers from the real training trials. Copy index: correlation of the velocity "
+             "residuals of each generated trial's rates with those of the inferred rates of "
+             "the training trial whose velocity it was generated at (1: a copy beyond the "
+             "velocity).\n",
              "| fraction | fold | set | trials | residual Fano | rate dispersion, training "
-             "velocities | test velocities | residual rates | real, inferred | "
+             "velocities | test velocities | residual rates | real, inferred | copy index | "
              "fit + sample (s) |",
-             "|" + " --- |" * 10]
+             "|" + " --- |" * 11]
     for r in rows:
         cells = ["" if r[k] is None else f"{r[k]:.3f}"
                  for k in ("dispersion_median", "dispersion_test_median",
-                           "rate_residual_median", "real_rate_residual_median")]
+                           "rate_residual_median", "real_rate_residual_median",
+                           "copy_index")]
         secs = "" if r["fit_sample_s"] is None else f"{r['fit_sample_s']:.0f}"
         lines.append(f"| {r['train_fraction']:.0%} | {r['fold']} | {r['set']} | {r['n_trials']} "
                      f"| {r['fano_median']:.3f} [{r['fano_q1']:.3f}, {r['fano_q3']:.3f}] | "

@@ -354,3 +354,18 @@ def test_variability_rows_of_real_and_generated_trials(tiny_reach, tmp_path):
     assert by_set["psth"]["dispersion_test_median"] == pytest.approx(0, abs=1e-12)
     assert variability.figure(rows, tmp_path / "v.png").stat().st_size > 0
     assert "| 100% | 0 | jitter |" in variability.markdown("v", rows, _common.machine(), 1.0)
+
+
+def test_copy_index_is_one_for_copies_of_the_source_trials_and_near_zero_for_fresh_ones():
+    from eag_augment.trials import TrialSet
+
+    rng = np.random.default_rng(0)
+    velocity = rng.normal(size=(40, 10, 2))
+    train = TrialSet(rng.poisson(1.0, (40, 10, 6)), velocity, bin_ms=50)
+    inferred = rng.gamma(2.0, 0.5, size=(40, 10, 6))
+    order = rng.permutation(40)
+    keep = np.ones(6, dtype=bool)
+    assert variability.copy_index(inferred[order], velocity[order], inferred, train,
+                                  keep) > 0.97   # not 1: the shuffled set's CV folds differ
+    fresh = rng.gamma(2.0, 0.5, size=(40, 10, 6))
+    assert abs(variability.copy_index(fresh, velocity[order], inferred, train, keep)) < 0.1

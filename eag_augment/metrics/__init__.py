@@ -25,7 +25,7 @@ from eag_augment.metrics.fidelity import (
 )
 from eag_augment.metrics.scores import bits_per_spike, psth, psth_r2, velocity_r2
 from eag_augment.metrics.variability import (conditional_rate_dispersion, residual_fano_factor,
-                                             residual_rate_dispersion)
+                                             residual_rate_dispersion, velocity_residuals)
 
 __all__ = [
     "METRICS",
@@ -49,4 +49,5 @@ __all__ = [
     "std_isi_rmse",
     "train_train_ceiling",
     "velocity_r2",
+    "velocity_residuals",
 ]

@@ -24,7 +24,8 @@ import numpy as np
 
 from eag_augment._arrays import validate_spikes
 
-__all__ = ["conditional_rate_dispersion", "residual_fano_factor", "residual_rate_dispersion"]
+__all__ = ["conditional_rate_dispersion", "residual_fano_factor", "residual_rate_dispersion",
+           "velocity_residuals"]
 
 
 def _lagged(behavior: np.ndarray, lags: int) -> np.ndarray:
@@ -38,11 +39,17 @@ def _lagged(behavior: np.ndarray, lags: int) -> np.ndarray:
     return np.concatenate([shifted, np.ones(shifted.shape[:2] + (1,))], axis=-1)
 
 
-def _residual_ratio(values: np.ndarray, behavior, lags: int, alpha: float,
-                    n_splits: int) -> np.ndarray:
-    """Per neuron: squared residuals of ``values`` (trials, bins, neurons) around their
-    cross-validated ridge prediction from the lagged behaviour, summed, over summed values."""
-    X = values.astype(np.float64)
+def velocity_residuals(values, behavior, *, lags: int = 3, alpha: float = 1.0,
+                       n_splits: int = 5) -> np.ndarray:
+    """``values`` (trials, bins, neurons: counts or rates) minus their cross-validated ridge
+    prediction from the behaviour around each bin: what the residual measures square.
+
+    ``lags``, ``alpha`` and ``n_splits`` are those of :func:`residual_fano_factor`. Returns
+    an array of the shape of ``values``.
+    """
+    X = np.asarray(values, dtype=np.float64)
+    if X.ndim != 3:
+        raise ValueError(f"values must be (trials, bins, neurons), got shape {X.shape}")
     b = np.asarray(behavior, dtype=np.float64)
     if b.ndim != 3 or b.shape[:2] != X.shape[:2]:
         raise ValueError(f"behavior must be (trials, bins, dims) with the trials and bins of "
@@ -66,7 +73,15 @@ def _residual_ratio(values: np.ndarray, behavior, lags: int, alpha: float,
         Ft, Xt = F[train].reshape(-1, F.shape[-1]), X[train].reshape(-1, X.shape[-1])
         W = np.linalg.solve(Ft.T @ Ft + penalty, Ft.T @ Xt)
         residual[test] = X[test] - F[test] @ W
-    total = X.sum(axis=(0, 1))
+    return residual
+
+
+def _residual_ratio(values: np.ndarray, behavior, lags: int, alpha: float,
+                    n_splits: int) -> np.ndarray:
+    """Per neuron: squared velocity residuals of ``values`` (trials, bins, neurons), summed,
+    over the summed values."""
+    residual = velocity_residuals(values, behavior, lags=lags, alpha=alpha, n_splits=n_splits)
+    total = np.asarray(values, dtype=np.float64).sum(axis=(0, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, (residual ** 2).sum(axis=(0, 1)) / total, np.nan)
 
