@@ -26,7 +26,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, run_machine, shown, sweep_spec, write_json  # noqa: E402
 from decoding_gain import (_panels, build_parser,  # noqa: E402
-                           check_targets, head_to_head, ratio_choices, records,
+                           check_targets, head_to_head, merge_runs, ratio_choices, records,
                            report_markdown)
 
 from eag_augment.model_selection import bootstrap_r2  # noqa: E402
@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         rows, wall_s = result.rows, result.wall_s
         info = run_machine(spec, result.resumed)
     predictions, targets = load_predictions(spec.output / "predictions.npz")
+    rows, predictions, wall_s = merge_runs(rows, predictions, wall_s, args.merge)
     if profile is None:
         for run_dir in ("decoding_gain_m1", "decoding_gain_m1_medium"):
             rows, predictions = labelled_only(rows, predictions,
