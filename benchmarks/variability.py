@@ -3,6 +3,7 @@
     python benchmarks/variability.py --dataset m1 [--mat PATH]   # fold 0, 10 % and 100 %
     python benchmarks/variability.py                             # simulated reaching
     python benchmarks/variability.py --quick                     # end-to-end check only
+    python benchmarks/variability.py --dataset m1 --report-only  # tables and figure again
 
 A generator's trials can teach a decoder something only if they vary, at a given velocity,
 the way real trials do. For outer fold 0 (``--folds N``: the first N) of the train-on-synthetic
@@ -34,6 +35,7 @@ Writes benchmarks/results/variability_<dataset>[_<profile>].json / .md / .png.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -142,29 +144,41 @@ def measure(spec, trials, simulator, fraction: float, fold: int) -> list[dict]:
 
 
 def figure(rows: list[dict], path: Path) -> Path:
+    """Per training fraction (columns): residual Fano factors, rate dispersions at training and
+    test velocities, and copy indices (rows of panels), fold 0."""
     fractions = sorted({r["train_fraction"] for r in rows})
-    fig, axes = plt.subplots(1, len(fractions), figsize=(5 * len(fractions), 4), squeeze=False,
-                             sharey=True)
-    for ax, fraction in zip(axes[0], fractions):
+    fig, axes = plt.subplots(3, len(fractions), figsize=(5 * len(fractions), 10),
+                             squeeze=False, sharey="row")
+    for col, fraction in enumerate(fractions):
         mine = [r for r in rows if r["train_fraction"] == fraction and r["fold"] == 0]
         x = np.arange(len(mine))
+        names = [r["set"] for r in mine]
+        ax = axes[0][col]
         med = np.array([r["fano_median"] for r in mine])
         err = np.array([[r["fano_median"] - r["fano_q1"], r["fano_q3"] - r["fano_median"]]
                         for r in mine]).T
-        colours = ["0.3" if r["set"].startswith("real") else "C0" for r in mine]
-        ax.bar(x, med, yerr=err, color=colours, capsize=3)
-        for key, colour, where in (("dispersion_median", "C3", "training"),
-                                   ("dispersion_test_median", "C1", "test")):
-            disp = [np.nan if r[key] is None else 1 + r[key] for r in mine]
-            ax.scatter(x, disp, marker="_", s=300, color=colour, zorder=3,
-                       label=f"1 + rate dispersion at {where} velocities")
+        ax.bar(x, med, yerr=err, capsize=3,
+               color=["0.3" if n.startswith("real") else "C0" for n in names])
         ax.axhline(1, color="k", lw=0.8, ls=":")
-        ax.set_xticks(x, [r["set"] for r in mine], rotation=45, ha="right")
         ax.set_title(f"{fraction:.0%} of the training pool, fold 0")
-        ax.set_ylabel("residual Fano factor\n(median and quartiles over neurons)")
-    axes[0][0].legend(loc="upper left", fontsize=8)
+        ax = axes[1][col]
+        for shift, key, colour, where in ((-0.2, "dispersion_median", "C3", "training"),
+                                          (0.2, "dispersion_test_median", "C1", "test")):
+            ax.bar(x + shift, [r[key] or 0.0 for r in mine], width=0.4, color=colour,
+                   label=f"at {where} velocities")
+        ax = axes[2][col]
+        ax.bar(x, [np.nan if r["copy_index"] is None else r["copy_index"] for r in mine],
+               color="C2")
+        ax.set_ylim(0, 1.05)
+        for ax in axes[:, col]:
+            ax.set_xticks(x, names if ax is axes[2][col] else [""] * len(x),
+                          rotation=45, ha="right")
+    axes[0][0].set_ylabel("residual Fano factor\n(median, quartiles over neurons)")
+    axes[1][0].set_ylabel("rate dispersion at one velocity\n(median over neurons)")
+    axes[2][0].set_ylabel("copy index\n(1: repeats its source trial)")
+    axes[1][0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     print(f"wrote {shown(path)}")
     return path
@@ -173,7 +187,7 @@ def figure(rows: list[dict], path: Path) -> Path:
 def markdown(stem: str, rows: list[dict], info: dict, wall_s: float) -> str:
     lines = [f"# {stem}\n",
              f"Measured on {info['cpu']} ({info['cores']} cores, torch threads "
-             f"{torch.get_num_threads()}), commit {info['commit']}, {info['date']}; command "
+             f"{info['torch_threads']}), commit {info['commit']}, {info['date']}; command "
              f"`{info['command']}`; wall time {wall_s / 60:.1f} min.\n",
              "Residual Fano factor: counts minus their cross-validated linear prediction from "
              "the velocity (3 bins either side), squared, over the counts; median [quartiles] "
@@ -213,6 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     if made is None:
         return 0
     spec, _, stem = made
+    if args.report_only:
+        saved = json.loads((args.out / f"{stem}.json").read_text())
+        (args.out / f"{stem}.md").write_text(markdown(stem, saved["rows"], saved["machine"],
+                                                      saved["wall_s"]))
+        print(f"wrote {shown(args.out / f'{stem}.md')}")
+        figure(saved["rows"], args.out / f"{stem}.png")
+        return 0
     if args.quick:
         torch.set_num_threads(1)
     start = time.perf_counter()
