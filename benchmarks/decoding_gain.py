@@ -190,9 +190,10 @@ def _panels(comparison: pd.DataFrame, value: str, low: str, high: str, path: Pat
 def md_table(df: pd.DataFrame, columns: dict[str, str]) -> str:
     head = list(columns.values())
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for r in df.itertuples():
+    # Plain tuples: named ones rename columns that are not identifiers ("eag (labelled only)").
+    for values in df[list(columns)].itertuples(index=False, name=None):
         # An augmenter absent at one training fraction (runs joined with --merge): blank.
-        cells = ("" if pd.isna(v := getattr(r, k)) else str(v) for k in columns)
+        cells = ("" if pd.isna(v) else str(v) for v in values)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -369,3 +369,10 @@ def test_copy_index_is_one_for_copies_of_the_source_trials_and_near_zero_for_fre
                                   keep) > 0.97   # not 1: the shuffled set's CV folds differ
     fresh = rng.gamma(2.0, 0.5, size=(40, 10, 6))
     assert abs(variability.copy_index(fresh, velocity[order], inferred, train, keep)) < 0.1
+
+
+def test_markdown_tables_take_column_names_that_are_not_identifiers():
+    df = pd.DataFrame({"decoder": ["ridge", "gru"], "eag (labelled only)": ["+0.010", None]})
+    table = decoding_gain.md_table(df, {"decoder": "decoder",
+                                        "eag (labelled only)": "EAG (labelled only)"})
+    assert table.splitlines()[2:] == ["| ridge | +0.010 |", "| gru |  |"]
