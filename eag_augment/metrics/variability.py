@@ -2,8 +2,8 @@
 
 A generator that adds information to decoder training has to vary its trials the way real
 trials vary at the same behaviour, not only by Poisson noise around one rate per condition.
-Two views of that variability, both as Fano-like ratios (1: Poisson around a rate that the
-behaviour fixes; above 1: extra variability):
+Three views of that variability, all as ratios to the mean (for counts, 1 is Poisson around a
+rate that the behaviour fixes; for rates, 0 is no variability at fixed behaviour):
 
 - :func:`residual_fano_factor` works on any set of trials, real or generated, with the same
   estimator: spike counts minus their cross-validated linear prediction from the velocity
@@ -16,6 +16,8 @@ behaviour fixes; above 1: extra variability):
 - :func:`residual_rate_dispersion` is the first estimator applied to rates instead of counts:
   to a generator's rates (one trial per condition) and to the rates an autoencoder infers
   from real trials, so the two can be compared in the same units as the second.
+
+:func:`velocity_residuals` gives the residuals the first and third square.
 """
 
 from __future__ import annotations
