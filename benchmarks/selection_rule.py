@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine, shown, write_json  # noqa: E402
 from decoding_gain import records  # noqa: E402
 
+from eag_augment.model_selection._tuning import clears_one_se  # noqa: E402
 from eag_augment.pipelines import compare, load_predictions  # noqa: E402
 from eag_augment.pipelines.comparison import comparison_markdown  # noqa: E402
 
@@ -52,7 +53,7 @@ def one_se_pipelines(rows: pd.DataFrame, predictions: dict) -> tuple[pd.DataFram
                 for r in rows[(rows["mode"] == "tuned") & (rows.augmenter == "none")].itertuples()}
     out, added = [], {}
     for r in keep.itertuples():
-        augments = r.ratio > 0 and r.inner_gain > r.inner_gain_se
+        augments = r.ratio > 0 and clears_one_se(r.inner_gain, r.inner_gain_se)
         source = (r.train_fraction, r.seed, r.augmenter if augments else "none", r.decoder,
                   "tuned", r.test_set)
         added[(r.train_fraction, r.seed, r.augmenter, r.decoder, RULE, r.test_set)] = \

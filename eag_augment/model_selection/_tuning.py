@@ -211,6 +211,13 @@ def _augmentation_gain(scores: np.ndarray, augmentations) -> tuple[float, float]
     return float(diff.mean()), float(se)
 
 
+def clears_one_se(gain: float, se: float) -> bool:
+    """Whether an augmented candidate's paired validation gain over the best un-augmented one
+    (mean ``gain``, standard error ``se``) is enough for ``selection="one_se"``: above one
+    standard error; a NaN standard error (one fold) is not enough."""
+    return bool(gain > se)
+
+
 def _choose(scores: np.ndarray, augmentations, selection: str) -> tuple[int, int]:
     """(augmentation, setting) chosen from validation R^2 ``scores`` (folds, augmentations,
     settings). "best": the highest mean, ties to the smallest ratio. "one_se": the same,
@@ -219,8 +226,7 @@ def _choose(scores: np.ndarray, augmentations, selection: str) -> tuple[int, int
     mean = scores.mean(axis=0)
     best = _best(mean, np.arange(len(augmentations)))
     if selection == "one_se" and augmentations[best[0]][0] > 0:
-        gain, se = _augmentation_gain(scores, augmentations)
-        if not gain > se:          # a NaN standard error (one fold) also keeps the baseline
+        if not clears_one_se(*_augmentation_gain(scores, augmentations)):
             return _best(mean, np.flatnonzero([r == 0 for r, _ in augmentations])) or best
     return best
 
