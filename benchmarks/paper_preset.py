@@ -212,13 +212,17 @@ def fit_all(args: argparse.Namespace) -> int:
                         or machine()["commit"]}, "gpu": torch.cuda.get_device_name()
             if torch.cuda.is_available() else None, "budget_s": args.budget_s,
             "fraction": FRACTION, "scales": SCALES}
-    info["calibration"] = calibrate(out, args.mat, args.quick)
-    rate = info["calibration"]["prior_steps_per_s"]
-    # Five processes share the GPU: assume each gets half of one process's speed.
-    steps = int(min(PRESET_STEPS, max(CALIBRATION_STEPS, rate * args.budget_s * 0.5)))
-    steps = 10 if args.quick else steps // 1000 * 1000 or CALIBRATION_STEPS
+    if args.steps:
+        steps = args.steps
+    else:
+        info["calibration"] = calibrate(out, args.mat, args.quick)
+        rate = info["calibration"]["prior_steps_per_s"]
+        # Five processes share the GPU: assume each gets half of one process's speed.
+        steps = int(min(PRESET_STEPS, max(CALIBRATION_STEPS, rate * args.budget_s * 0.5)))
+        steps = 10 if args.quick else steps // 1000 * 1000 or CALIBRATION_STEPS
+        print(f"calibration: {rate:.1f} steps/s on one process", flush=True)
     info["steps"] = steps
-    print(f"calibration: {rate:.1f} steps/s on one process; {steps} steps per fold", flush=True)
+    print(f"{steps} steps per fold", flush=True)
     procs = [subprocess.Popen([sys.executable, __file__, "fold", str(k), "--steps", str(steps),
                                "--out", str(out), "--mat", str(args.mat)]
                               + (["--quick"] if args.quick else []))
@@ -437,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds of training the fold fits may take together")
     f.add_argument("--total-s", type=float, default=420.0,
                    help="seconds after which the profile stops starting measurements")
+    f.add_argument("--steps", type=int, help="training steps per fold (default: calibrated)")
     f.add_argument("--quick", action="store_true", help="tiny models: checks the code only")
     k = sub.add_parser("fold", help="(internal) fit one fold")
     k.add_argument("fold", type=int)
