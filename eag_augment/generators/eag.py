@@ -10,7 +10,7 @@ import torch
 from scipy.stats import truncnorm
 
 from eag_augment._torch import uses_bf16
-from eag_augment._validation import positive_int, positive_real, unit_interval
+from eag_augment._validation import non_negative_real, positive_int, positive_real, unit_interval
 from eag_augment.generators._training import TrainingHistory, fit_module, resolve_epochs
 from eag_augment.generators.latent import LatentGenerator
 from eag_augment.nn.energy import EnergyTransformer, cosine_mask_schedule, energy_score
@@ -89,6 +89,16 @@ class EAGGenerator(LatentGenerator):
         None: max(64, token size) (the paper: 64 for tokens of 16 values).
     p_uncond : float
         Probability of replacing the condition with the null embedding during training.
+    condition_noise : float
+        Standard deviation of Gaussian noise added to the condition of each training example
+        at each step of stage-2 training, never at sampling: for "velocity" in units of the
+        z-scored velocity (each velocity dimension standardised over the training trials and
+        bins; the noise is drawn independently per bin and dimension), for "angle" in radians;
+        ignored with condition None. 0 (the default) trains on the exact conditions. With few
+        trials, each with its own continuous velocity trajectory, the transformer can identify
+        a training trial from its exact condition and replay it, so samples at one condition
+        barely vary; the noise makes nearby conditions share training trials, like a kernel
+        bandwidth in condition space.
     prior_unlabelled : bool
         With ``fit(trials, unlabelled=U)``, the transformer learns from U's latents as well,
         as unconditional examples (their condition is always the null embedding), so the
@@ -123,7 +133,8 @@ class EAGGenerator(LatentGenerator):
         "patch_size": [positive_int], "width": [positive_int], "depth": [positive_int],
         "heads": [positive_int], "n_buffer": [positive_int], "head_width": [positive_int],
         "head_blocks": [positive_int], "noise_dim": [positive_int, None],
-        "p_uncond": [unit_interval], "prior_unlabelled": ["boolean"],
+        "p_uncond": [unit_interval], "condition_noise": [non_negative_real],
+        "prior_unlabelled": ["boolean"],
         "head_lr_scale": [positive_real]}
 
     def __init__(
@@ -140,6 +151,7 @@ class EAGGenerator(LatentGenerator):
         head_blocks: int = 2,
         noise_dim: int | None = None,
         p_uncond: float = 0.1,
+        condition_noise: float = 0.0,
         prior_unlabelled: bool = False,
         epochs: int | None = None,
         steps: int = 1500,
@@ -169,6 +181,7 @@ class EAGGenerator(LatentGenerator):
         self.head_blocks = head_blocks
         self.noise_dim = noise_dim
         self.p_uncond = p_uncond
+        self.condition_noise = condition_noise
         self.prior_unlabelled = prior_unlabelled
         self.epochs = epochs
         self.steps = steps
@@ -245,10 +258,15 @@ class EAGGenerator(LatentGenerator):
             hidden = torch.rand(b, length, device=dev).argsort(1)[:, :n_mask]
             mask = torch.zeros(b, length, dtype=torch.bool, device=dev).scatter_(1, hidden, True)
             drop = (torch.rand(b, device=dev) < self.p_uncond) | always_null[idx]
+            a = None if ang is None else ang[idx]
+            v = None if vel is None else vel[idx]
+            # Only when asked: at 0 the random stream, hence the fit, stays what it was.
+            if self.condition_noise > 0:
+                a = None if a is None else a + self.condition_noise * torch.randn_like(a)
+                v = None if v is None else v + self.condition_noise * torch.randn_like(v)
             with trunk:
                 feats = model.features(
-                    target, mask, angle=None if ang is None else ang[idx],
-                    velocity=None if vel is None else vel[idx],
+                    target, mask, angle=a, velocity=v,
                     drop_angle=drop if ang is not None else None,
                     drop_velocity=drop if vel is not None else None,
                 )
