@@ -1,7 +1,7 @@
 """The paper-sized EAG on the real M1 recording, and what a GPU does for the package's models.
 
     python benchmarks/paper_preset.py fit --out DIR [--budget-s 240]   # on a GPU machine
-    python benchmarks/paper_preset.py report DIR                        # here, on the CPU
+    python benchmarks/paper_preset.py report DIR [DIR ...]              # here, on the CPU
     python benchmarks/paper_preset.py fit --out DIR --quick             # end-to-end check
 
 ``fit`` (GPU-sized; needs ``../shared/data/m1_stevenson_2011.mat`` or ``--mat``):
@@ -110,8 +110,8 @@ def fit_fold(fold: int, steps: int, out: Path, mat: Path, quick: bool) -> dict:
         if scale != 1.0:
             aug.set_params(generator=gen, prefit=True, guidance_scale=scale)
             X, y = aug.fit_resample(train.spikes, train.behavior)
-        assert np.asarray(X)[n:].max() < 2 ** 16
-        arrays[f"spikes_g{scale:g}"] = np.asarray(X)[n:].astype(np.uint16)
+        # Counts of 50 ms bins fit 16 bits; the saved files stay small.
+        arrays[f"spikes_g{scale:g}"] = np.minimum(np.asarray(X)[n:], 2 ** 16 - 1).astype(np.uint16)
         arrays[f"velocity_g{scale:g}"] = np.asarray(y)[n:].astype(np.float32)
         if scale == 1.0:
             rates, velocity = aug.synthetic_.rates, np.asarray(y)[n:]
@@ -246,10 +246,10 @@ def fit_all(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------ report (CPU)
-def score_folds(run: Path, mat: Path, folds: list[int]) -> tuple[dict, list]:
+def score_folds(run: Path, label: str, mat: Path, folds: list[int]) -> tuple[dict, list]:
     """Predictions of the spec's fixed decoders trained on each fold's real windows plus the
-    GPU's synthetic ones: {(pipeline, decoder): [per-fold test predictions]}, and the test
-    velocities."""
+    GPU's synthetic ones: {(label, guidance scale, decoder): [per-fold test predictions]},
+    and the test velocities."""
     from eag_augment.pipelines.runner import _seeded
 
     spec, trials = _load(mat, run)
@@ -258,9 +258,12 @@ def score_folds(run: Path, mat: Path, folds: list[int]) -> tuple[dict, list]:
         _, train, test = _fold_data(spec, trials, fold)
         with np.load(run / f"fold{fold}.npz") as saved:
             data = {key: saved[key] for key in saved.files}
-        # The GPU machine cut the same windows: otherwise the pairing below would be wrong.
-        assert np.array_equal(data["train_start_ms"], train.conditions["start_ms"].to_numpy())
-        assert np.array_equal(data["test_start_ms"], test.conditions["start_ms"].to_numpy())
+        # The GPU machine must have cut the same windows, or the pairing below would be wrong.
+        for part, trials_ in (("train", train), ("test", test)):
+            if not np.array_equal(data[f"{part}_start_ms"],
+                                  trials_.conditions["start_ms"].to_numpy()):
+                raise ValueError(f"{run}/fold{fold}.npz: its {part} windows are not the "
+                                 f"spec's fold {fold} at {FRACTION:.0%}")
         targets.append(test.behavior)
         for scale in SCALES:
             synthetic = data[f"spikes_g{scale:g}"].astype(train.spikes.dtype)
@@ -272,9 +275,9 @@ def score_folds(run: Path, mat: Path, folds: list[int]) -> tuple[dict, list]:
                     continue
                 decoder = _seeded(proto, fold, False)
                 decoder.fit(X, y, is_synthetic=mask)
-                predictions.setdefault((f"paper g{scale:g}", name), []).append(
+                predictions.setdefault((label, scale, name), []).append(
                     decoder.predict(test.spikes).astype(np.float32))
-        print(f"fold {fold}: scored", flush=True)
+        print(f"{label}, fold {fold}: scored", flush=True)
     return predictions, targets
 
 
@@ -284,7 +287,8 @@ def _against(against: Path, folds: list[int], targets: list) -> dict:
     from eag_augment.pipelines import load_predictions
     theirs, their_y = load_predictions(against / "predictions.npz")
     for fold, y in zip(folds, targets):
-        assert np.allclose(their_y[(fold, "test")], y, atol=1e-5), "another test split"
+        if not np.allclose(their_y[(fold, "test")], y, atol=1e-5):
+            raise ValueError(f"{against}: fold {fold} tested on other windows")
     out = {}
     for (fraction, fold, aug, dec, mode, test), pred in theirs.items():
         if fraction == FRACTION and test == "test" and aug in ("none", "eag") and fold in folds:
@@ -293,26 +297,23 @@ def _against(against: Path, folds: list[int], targets: list) -> dict:
             if set(by_fold) == set(folds)}
 
 
-def comparisons(predictions: dict, targets: list) -> list[dict]:
-    """Each paper-EAG pipeline against the tuned baseline of its decoder, the best tuned
-    baseline, the fixed baseline and the spec's EAG at the fixed setting (paired, 95 %)."""
+def comparisons(ours: dict, rivals: dict, targets: list) -> list[dict]:
+    """Each paper-EAG pipeline of ``ours`` against the tuned baseline of its decoder, the best
+    tuned baseline, the fixed baseline and the spec's EAG at the fixed setting (``rivals``),
+    paired by fold and test window, 95 % intervals."""
     from eag_augment.model_selection import bootstrap_r2
-    tuned = {dec: predictions[("none tuned", dec)] for (p, dec) in predictions
-             if p == "none tuned"}
-    means = bootstrap_r2(targets, {d: v for d, v in tuned.items()}, random_state=0)
-    best = means.sort_values("r2").iloc[-1]["pipeline"]
+    tuned = {dec: pred for (pipeline, dec), pred in rivals.items() if pipeline == "none tuned"}
+    best = bootstrap_r2(targets, tuned, random_state=0).sort_values("r2").iloc[-1]["pipeline"]
     rows = []
-    for (pipeline, dec), pred in predictions.items():
-        if not pipeline.startswith("paper"):
-            continue
-        rivals = {"tuned baseline (same decoder)": ("none tuned", dec),
+    for (label, scale, dec), pred in ours.items():
+        versus = {"tuned baseline (same decoder)": ("none tuned", dec),
                   f"best tuned baseline ({best})": ("none tuned", best),
                   "fixed baseline (same decoder)": ("none fixed", dec),
                   "spec EAG, fixed (same decoder)": ("eag fixed", dec)}
-        for label, key in rivals.items():
-            t = bootstrap_r2(targets, {"paper": pred, "rival": predictions[key]},
+        for name, key in versus.items():
+            t = bootstrap_r2(targets, {"paper": pred, "rival": rivals[key]},
                              baseline="rival", random_state=0).set_index("pipeline")
-            rows.append({"pipeline": pipeline, "decoder": dec, "versus": label,
+            rows.append({"run": label, "guidance_scale": scale, "decoder": dec, "versus": name,
                          "r2": t.loc["paper", "r2"], "r2_low": t.loc["paper", "r2_low"],
                          "r2_high": t.loc["paper", "r2_high"], "rival_r2": t.loc["rival", "r2"],
                          "diff": t.loc["paper", "diff"], "diff_low": t.loc["paper", "diff_low"],
@@ -320,25 +321,27 @@ def comparisons(predictions: dict, targets: list) -> list[dict]:
     return rows
 
 
-def _figure(rows: list[dict], path: Path) -> Path:
+def _figure(rows: list[dict], labels: list[str], path: Path) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    main = [r for r in rows if r["pipeline"] == "paper g1"]
     for ax, versus in zip(axes, ("tuned baseline (same decoder)",
                                  "spec EAG, fixed (same decoder)")):
-        part = [r for r in main if r["versus"] == versus]
-        x = np.arange(len(part))
-        diff = np.array([r["diff"] for r in part])
-        err = np.array([[r["diff"] - r["diff_low"] for r in part],
-                        [r["diff_high"] - r["diff"] for r in part]])
-        ax.errorbar(x, diff, yerr=err, fmt="o", capsize=4)
+        for k, label in enumerate(labels):
+            part = [r for r in rows if r["versus"] == versus and r["run"] == label
+                    and r["guidance_scale"] == 1.0]
+            x = np.arange(len(part)) + 0.15 * (k - (len(labels) - 1) / 2)
+            diff = np.array([r["diff"] for r in part])
+            err = np.array([[r["diff"] - r["diff_low"] for r in part],
+                            [r["diff_high"] - r["diff"] for r in part]])
+            ax.errorbar(x, diff, yerr=err, fmt="o", capsize=4, label=label)
         ax.axhline(0, color="k", lw=0.8)
-        ax.set_xticks(x, [r["decoder"] for r in part])
+        ax.set_xticks(np.arange(len(part)), [r["decoder"] for r in part])
         ax.set_ylabel("R^2 difference (95 % CI)")
         ax.set_title(f"paper-sized EAG (fixed, ratio 4) minus\n{versus}", fontsize=10)
-    fig.suptitle("M1, 10 % of the training pool, 5 blocked folds", fontsize=10)
+        ax.legend(fontsize=8)
+    fig.suptitle("M1, 10 % of the training pool (62 windows), 5 blocked folds", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -349,58 +352,65 @@ def _fmt(mid: float, low: float, high: float, sign: str = "+") -> str:
     return f"{mid:{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}]"
 
 
-def report_markdown(gpu: dict, rows: list[dict], command: str, info: dict) -> str:
-    folds = gpu["folds"]
+def report_markdown(runs: dict[str, dict], rows: list[dict], info: dict) -> str:
+    first = next(iter(runs.values()))
+    commits = ", ".join(f"{label}: {g['machine'].get('commit') or '?'}"
+                        for label, g in runs.items())
     lines = [
         "# The paper-sized EAG on real M1 (10 % of the training pool)", "",
-        f"Generators fitted on {gpu['gpu']} ({gpu['machine'].get('cpu', '?')} host), commit "
-        f"{gpu['machine'].get('commit', '?')}; decoders fitted and scored on "
-        f"{info.get('cpu', '?')}, commit {info.get('commit', '?')}.", "",
-        f"Command: `{gpu['machine']['command']}` on the GPU machine, then `{command}` here.", "",
-        f"The `paper` preset (one bin per token, transformer 256 x 6, head 256 x 3, 64 noise "
-        f"dimensions, LDNS's autoencoder) trained **{gpu['steps']} steps** per fold, not the "
-        f"preset's {PRESET_STEPS}: the 15-minute GPU lease held no more (calibration: "
-        f"{gpu['calibration']['prior_steps_per_s']:.0f} steps/s on one process; five folds "
-        f"at once). Precision: {'bfloat16' if folds and folds[0]['bf16'] else 'float32'} "
-        "autocast on the GPU. Decoders use the spec's fixed settings on the real training "
-        "windows plus 4 synthetic windows per real one, at the training windows' own "
-        "velocities; the rivals are from the decoding-gain run of the spec's current EAG "
-        "(same folds, same test windows). Differences are paired by fold and test window, "
-        "95 % two-level bootstrap.", "",
+        f"Generators fitted on an {first['gpu']} (bfloat16 autocast; commits {commits}); "
+        f"decoders fitted and scored on {info['cpu']} ({info['torch_threads']} torch threads), "
+        f"commit {info['commit']}, {info['date']}.", "",
+        "Commands: " + "; ".join(f"`{g['machine']['command']}`" for g in runs.values())
+        + f" on the GPU machine, then `{info['command']}` here.", "",
+        "The `paper` preset (one bin per token, transformer 256 x 6, head 256 x 3, 64 noise "
+        "dimensions, LDNS's autoencoder) is trained for "
+        + " and ".join(f"{g['steps']}" for g in runs.values())
+        + f" steps, not the preset's {PRESET_STEPS}: the 15-minute GPU lease held no more "
+        "(the five folds trained at once, about 40 steps/s each). Decoders use the spec's "
+        "fixed settings on the real training windows plus 4 synthetic windows per real one, "
+        "at the training windows' own velocities; the rivals come from the decoding-gain run "
+        "of the spec's current EAG (same folds, same test windows). Differences are paired by "
+        "fold and test window, 95 % two-level bootstrap.", "",
         "## Guidance scale 1 (the spec's fixed setting)", "",
-        "| decoder | versus | paper EAG R^2 | rival R^2 | difference |",
-        "| --- | --- | --- | --- | --- |"]
+        "| training | decoder | versus | paper EAG R^2 | rival R^2 | difference |",
+        "| --- | --- | --- | --- | --- | --- |"]
     for r in rows:
-        if r["pipeline"] == "paper g1":
-            lines.append(f"| {r['decoder']} | {r['versus']} | "
+        if r["guidance_scale"] == 1.0:
+            lines.append(f"| {r['run']} | {r['decoder']} | {r['versus']} | "
                          f"{_fmt(r['r2'], r['r2_low'], r['r2_high'], '')} | "
                          f"{r['rival_r2']:.3f} | {_fmt(r['diff'], r['diff_low'], r['diff_high'])} |")
     lines += ["", "## Other guidance scales, ridge only (none chosen on validation data)", "",
-              "| guidance | paper EAG-ridge R^2 | minus the tuned ridge |", "| --- | --- | --- |"]
+              "| training | guidance | paper EAG-ridge R^2 | minus the tuned ridge |",
+              "| --- | --- | --- | --- |"]
     for r in rows:
         if r["decoder"] == "ridge" and r["versus"] == "tuned baseline (same decoder)":
-            lines.append(f"| {r['pipeline'].split('g')[-1]} | "
+            lines.append(f"| {r['run']} | {r['guidance_scale']:g} | "
                          f"{_fmt(r['r2'], r['r2_low'], r['r2_high'], '')} | "
                          f"{_fmt(r['diff'], r['diff_low'], r['diff_high'])} |")
     lines += ["", "## Variability of its trials (benchmarks/variability.py's measures)", "",
-              "| fold | training windows | steps | fit s | rate dispersion (train / test "
-              "velocities) | residual rates (real inferred) | copy index |",
+              "| training | fold | fit s | final loss | rate dispersion (train / test "
+              "velocities) | residual rates (real, inferred) | copy index |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
-    for f in folds:
-        lines.append(f"| {f['fold']} | {f['n_train']} | {f['steps']} | {f['fit_s']:.0f} | "
-                     f"{f['dispersion_train']:.3f} / {f['dispersion_test']:.3f} | "
-                     f"{f['rate_residual']:.3f} ({f['real_rate_residual']:.3f}) | "
-                     f"{f['copy_index']:.3f} |")
+    for label, g in runs.items():
+        for f in g["folds"]:
+            lines.append(f"| {label} | {f['fold']} | {f['fit_s']:.0f} | "
+                         f"{f['prior_final_loss']:.3f} | {f['dispersion_train']:.4f} / "
+                         f"{f['dispersion_test']:.4f} | {f['rate_residual']:.3f} "
+                         f"({f['real_rate_residual']:.3f}) | {f['copy_index']:.2f} |")
     lines += ["", "The spec's EAG on fold 0 at 10 %: rate dispersion 0.001 / 0.002, copy index "
               "0.996 ([variability](variability.md))."]
-    if gpu.get("profile"):
-        lines += ["", f"## Training and sampling speed on {gpu['gpu']}", "",
-                  "MC_Maze-shaped simulated trials (182 neurons, 140 bins of 5 ms); steps per "
-                  "second of each stage from short fits; sampling 2000 trials in one call.", "",
+    profiled = [g for g in runs.values() if g.get("profile")]
+    if profiled:
+        lines += ["", f"## Training and sampling speed on an {profiled[0]['gpu']}", "",
+                  "MC_Maze-shaped simulated trials (1000 trials, 182 neurons, 140 bins of "
+                  "5 ms); steps per second of each stage from fits of 200 steps (the "
+                  "autoencoders of the GPU presets: 3 epochs); sampling 2000 trials in one "
+                  "call after a warm-up call. One process alone on the GPU.", "",
                   "| model | autoencoder steps/s | prior steps/s | prior at its preset's "
-                  "steps (extrapolated) | sampling | seconds |",
+                  "steps (extrapolated) | sampling | seconds for 2000 trials |",
                   "| --- | --- | --- | --- | --- | --- |"]
-        for p in gpu["profile"]:
+        for p in profiled[0]["profile"]:
             sampler = ", ".join(f"{k} {v}" for k, v in p.get("sampler", {}).items())
             lines.append(
                 f"| {p['kind']} `{p['preset']}` | {p['autoencoder_steps_per_s']:.0f} | "
@@ -411,22 +421,28 @@ def report_markdown(gpu: dict, rows: list[dict], command: str, info: dict) -> st
 
 
 def report(args: argparse.Namespace) -> int:
-    gpu = json.loads((args.run / "paper_preset_gpu.json").read_text())
-    folds = [f["fold"] for f in gpu["folds"]]
-    if not folds:
-        raise SystemExit(f"{args.run}: no fold finished on the GPU machine")
-    predictions, targets = score_folds(args.run, args.mat, folds)
-    predictions.update(_against(args.against, folds, targets))
-    rows = comparisons(predictions, targets)
+    runs = {}
+    for run in args.runs:
+        gpu = json.loads((run / "paper_preset_gpu.json").read_text())
+        if not gpu["folds"]:
+            raise SystemExit(f"{run}: no fold finished on the GPU machine")
+        runs[f"{gpu['steps']} steps"] = gpu
+    folds = sorted({f["fold"] for g in runs.values() for f in g["folds"]})
+    ours, targets = {}, None
+    for run, (label, gpu) in zip(args.runs, runs.items()):
+        if [f["fold"] for f in gpu["folds"]] != folds:
+            raise SystemExit(f"{run}: folds {[f['fold'] for f in gpu['folds']]}, others {folds}")
+        predictions, targets = score_folds(run, label, args.mat, folds)
+        ours.update(predictions)
+    rows = comparisons(ours, _against(args.against, folds, targets), targets)
     stem = args.results / "paper_preset_m1"
     info = machine()
-    command = "python benchmarks/paper_preset.py report " + shown(args.run)
-    md = report_markdown(gpu, rows, command, info)
+    md = report_markdown(runs, rows, info)
     stem.with_suffix(".md").write_text(md)
     write_json(stem.with_suffix(".json"), {
-        "benchmark": "paper_preset", "gpu_run": gpu, "machine": info,
+        "benchmark": "paper_preset", "gpu_runs": runs, "machine": info,
         "against": shown(args.against), "comparisons": rows,
-        "figure": shown(_figure(rows, stem.with_suffix(".png")))})
+        "figure": shown(_figure(rows, list(runs), stem.with_suffix(".png")))})
     print(md)
     return 0
 
@@ -450,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--mat", type=Path, default=DEFAULT_MAT)
     k.add_argument("--quick", action="store_true")
     r = sub.add_parser("report", help="CPU: decoders on the GPU's synthetic trials")
-    r.add_argument("run", type=Path, help="the folder ``fit --out`` wrote")
+    r.add_argument("runs", type=Path, nargs="+", help="folders ``fit --out`` wrote")
     r.add_argument("--against", type=Path, default=AGAINST)
     r.add_argument("--mat", type=Path, default=DEFAULT_MAT)
     r.add_argument("--results", type=Path, default=RESULTS)

@@ -376,3 +376,21 @@ def test_markdown_tables_take_column_names_that_are_not_identifiers():
     table = decoding_gain.md_table(df, {"decoder": "decoder",
                                         "eag (labelled only)": "EAG (labelled only)"})
     assert table.splitlines()[2:] == ["| ridge | +0.010 |", "| gru |  |"]
+
+
+def test_paper_preset_comparison_pairs_each_pipeline_with_every_rival():
+    import paper_preset
+    rng = np.random.default_rng(0)
+    targets = [rng.normal(size=(30, 20, 2)) for _ in range(5)]
+    noisy = [y + rng.normal(scale=0.5, size=y.shape) for y in targets]
+    worse = [y + rng.normal(scale=1.0, size=y.shape) for y in targets]
+    rivals = {("none tuned", "ridge"): noisy, ("none tuned", "gru"): worse,
+              ("none fixed", "ridge"): worse, ("eag fixed", "ridge"): noisy}
+    rows = paper_preset.comparisons({("4000 steps", 1.0, "ridge"): targets}, rivals, targets)
+    by = {r["versus"]: r for r in rows}
+    assert set(by) == {"tuned baseline (same decoder)", "best tuned baseline (ridge)",
+                       "fixed baseline (same decoder)", "spec EAG, fixed (same decoder)"}
+    assert all(r["r2"] == pytest.approx(1.0) for r in rows)
+    # A perfect pipeline beats every rival, most of all the worse one.
+    assert all(r["diff_low"] > 0 for r in rows)
+    assert by["fixed baseline (same decoder)"]["diff"] > by["tuned baseline (same decoder)"]["diff"]
