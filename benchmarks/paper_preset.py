@@ -152,6 +152,12 @@ def calibrate(out: Path, mat: Path, quick: bool) -> dict:
             "prior_steps_per_s": _stage_rate(gen.history_, train.n_trials, gen.batch_size)}
 
 
+def _synchronize(torch) -> None:
+    """Wait for queued GPU work, so that a timer read after it counts it."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def profile(deadline: float, quick: bool, save) -> list[dict]:
     """Training steps per second and sampling seconds on MC_Maze-shaped simulated trials,
     each measured only while ``deadline`` (time.perf_counter) is ahead; ``save(rows)`` after
@@ -191,10 +197,10 @@ def profile(deadline: float, quick: bool, save) -> list[dict]:
         if time.perf_counter() < deadline:
             velocity = np.resize(trials.behavior, (n_samples,) + trials.behavior.shape[1:])
             gen.sample(8, velocity=velocity[:8], random_state=0, **sample_kw)   # warm-up
-            torch.cuda.synchronize() if torch.cuda.is_available() else None
+            _synchronize(torch)
             start = time.perf_counter()
             gen.sample(n_samples, velocity=velocity, random_state=1, **sample_kw)
-            torch.cuda.synchronize() if torch.cuda.is_available() else None
+            _synchronize(torch)
             row.update(sample_trials=n_samples, sample_s=time.perf_counter() - start,
                        sampler=sample_kw or {"sampler": gen.sampler, "n_steps": gen.n_steps})
         print(json.dumps(row), flush=True)
@@ -217,7 +223,8 @@ def fit_all(args: argparse.Namespace) -> int:
     else:
         info["calibration"] = calibrate(out, args.mat, args.quick)
         rate = info["calibration"]["prior_steps_per_s"]
-        # Five processes share the GPU: assume each gets half of one process's speed.
+        # Five processes share the GPU. Assume each gets half of one process's speed: on an
+        # H200 each got nearly all of it, so this errs on the side of finishing in time.
         steps = int(min(PRESET_STEPS, max(CALIBRATION_STEPS, rate * args.budget_s * 0.5)))
         steps = 10 if args.quick else steps // 1000 * 1000 or CALIBRATION_STEPS
         print(f"calibration: {rate:.1f} steps/s on one process", flush=True)
@@ -237,6 +244,7 @@ def fit_all(args: argparse.Namespace) -> int:
                      for k in range(5) if (out / f"fold{k}.json").exists()]
     info["folds_s"] = time.perf_counter() - begin
     write_json(out / "paper_preset_gpu.json", info)
+
     def save(rows: list[dict]) -> None:
         info.update(profile=rows, wall_s=time.perf_counter() - begin)
         write_json(out / "paper_preset_gpu.json", info)
