@@ -24,6 +24,7 @@ _rasters.png (real vs generated trials).
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import shutil
@@ -258,27 +259,44 @@ def records(df: pd.DataFrame | None) -> list[dict]:
 def build_parser(description: str | None = None,
                  datasets: tuple[str, ...] = ("synthetic", "m1")):
     p = sweep_parser(description or __doc__.split("\n\n")[0], datasets)
-    p.add_argument("--merge", type=Path, action="append", default=[], metavar="RUN_DIR",
+    p.add_argument("--merge", type=merge_source, action="append", default=[],
+                   metavar="RUN_DIR[:AUG=NAME,...]",
                    help="add the rows and predictions of another run of the same spec (its "
                         "output folder, e.g. with other --set sweep.train_fraction or "
                         "sweep.augmenters) at the (fraction, augmenter) pairs this run lacks "
-                        "(repeatable)")
+                        "(repeatable); ':eag=eag_spec' renames that run's augmenter eag first, "
+                        "so that a variant's EAG is compared with the standard run's")
     return p
 
 
-def merge_runs(rows: pd.DataFrame, predictions: dict, wall_s: float, run_dirs: list[Path]
+def merge_source(text: str) -> tuple[Path, dict[str, str]]:
+    """``RUN_DIR[:AUG=NAME,...]`` -> (run folder, {augmenter: new name})."""
+    folder, _, renames = text.partition(":")
+    pairs = [item.split("=") for item in renames.split(",") if item]
+    if any(len(pair) != 2 or not all(pair) for pair in pairs):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: renames are AUG=NAME pairs separated by commas, e.g. RUN_DIR:eag=eag_spec")
+    return Path(folder), dict(pairs)
+
+
+def merge_runs(rows: pd.DataFrame, predictions: dict, wall_s: float,
+               sources: list[Path | tuple[Path, dict[str, str]]]
                ) -> tuple[pd.DataFrame, dict, float]:
     """``rows`` and ``predictions`` plus, from each other run folder, the (training fraction,
-    augmenter) pairs that ``rows`` lacks; wall times add up. The runs must share the spec's
-    folds. A pair present in several runs comes from the first that has it."""
-    for run_dir in run_dirs:
+    augmenter) pairs that ``rows`` lacks; wall times add up. A source is a run folder or
+    (run folder, {augmenter: new name}): its augmenters are renamed first. The runs must
+    share the spec's folds. A pair present in several runs comes from the first that has it."""
+    for source in sources:
+        run_dir, renames = source if isinstance(source, tuple) else (source, {})
         saved = json.loads((run_dir / "results.json").read_text())
         other = pd.DataFrame(saved["rows"])
+        other["augmenter"] = other["augmenter"].replace(renames)
         have = set(zip(rows.train_fraction, rows.augmenter))
         other = other[[pair not in have for pair in zip(other.train_fraction, other.augmenter)]]
         added = set(zip(other.train_fraction, other.augmenter))
         theirs, _ = load_predictions(run_dir / "predictions.npz")
         # Keys: (fraction, seed, augmenter, decoder, mode, test set).
+        theirs = {(k[0], k[1], renames.get(k[2], k[2]), *k[3:]): v for k, v in theirs.items()}
         predictions = {**predictions, **{k: v for k, v in theirs.items()
                                          if (k[0], k[2]) in added}}
         rows = pd.concat([rows, other], ignore_index=True)

@@ -1,7 +1,8 @@
 """The pure pieces of benchmarks/unseen_conditions.py, benchmarks/train_on_synthetic.py,
-benchmarks/seed_spread.py, benchmarks/decoding_gain.py, benchmarks/selection_rule.py and
-benchmarks/variability.py on tiny inputs (seconds): no benchmark is run here."""
+benchmarks/seed_spread.py, benchmarks/decoding_gain.py, benchmarks/selection_rule.py,
+benchmarks/variability.py and benchmarks/paper_preset.py on tiny inputs (seconds): no benchmark is run here."""
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -394,3 +395,17 @@ def test_paper_preset_comparison_pairs_each_pipeline_with_every_rival():
     # A perfect pipeline beats every rival, most of all the worse one.
     assert all(r["diff_low"] > 0 for r in rows)
     assert by["fixed baseline (same decoder)"]["diff"] > by["tuned baseline (same decoder)"]["diff"]
+
+
+def test_merge_renames_an_augmenter_so_a_variant_meets_the_standard_run(tmp_path):
+    rows = pd.DataFrame([{"train_fraction": 0.1, "seed": 0, "augmenter": "eag",
+                          "decoder": "ridge", "mode": "tuned", "test_set": "test", "r2": 1.0}])
+    predictions = {(0.1, 0, "eag", "ridge", "tuned", "test"): np.ones((2, 3, 2))}
+    other = _run_dir(tmp_path / "other", [(0.1, "none"), (0.1, "eag")], 2.0, 60.0)
+    source = decoding_gain.merge_source(f"{other}:eag=eag_spec")
+    merged, preds, _ = decoding_gain.merge_runs(rows, predictions, 30.0, [source])
+    assert sorted(merged.augmenter) == ["eag", "eag_spec", "none"]
+    assert preds[(0.1, 0, "eag", "ridge", "tuned", "test")].max() == 1.0
+    assert preds[(0.1, 0, "eag_spec", "ridge", "tuned", "test")].max() == 2.0
+    with pytest.raises(argparse.ArgumentTypeError, match="AUG=NAME"):
+        decoding_gain.merge_source(f"{other}:eag")
