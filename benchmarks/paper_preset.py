@@ -89,10 +89,9 @@ def _stage_rate(history, n_fit: int, batch_size: int) -> float:
 def fit_fold(fold: int, steps: int, out: Path, mat: Path, quick: bool) -> dict:
     """Fit the paper preset on ``fold``'s training windows; save its synthetic trials."""
     import torch
-    from variability import MIN_RATE, copy_index, dispersion
+    from variability import MIN_RATE, dispersion, rate_measures
 
     from eag_augment._torch import uses_bf16
-    from eag_augment.metrics import residual_rate_dispersion
     from eag_augment.pipelines import bind_augmenter
 
     spec, trials = _load(mat, out)
@@ -118,8 +117,9 @@ def fit_fold(fold: int, steps: int, out: Path, mat: Path, quick: bool) -> dict:
     np.savez_compressed(out / f"fold{fold}.npz", **arrays)
     aug.set_params(guidance_scale=None)
     keep = train.spikes.mean(axis=(0, 1)) >= MIN_RATE
-    inferred = gen.autoencoder_.predict_rates(train.spikes)
     ae = gen.autoencoder_
+    rate_residual, real_rate_residual, copied = rate_measures(
+        rates, velocity, ae.predict_rates(train.spikes), train, keep)
     row = {
         "fold": fold, "n_train": n, "steps": steps, "fit_s": fit_s,
         "device": str(gen.device_), "bf16": uses_bf16(gen.device_, gen.precision),
@@ -130,10 +130,8 @@ def fit_fold(fold: int, steps: int, out: Path, mat: Path, quick: bool) -> dict:
         "prior_final_loss": float(gen.history_.train[-1]),
         "dispersion_train": dispersion(aug, train, keep, fold),
         "dispersion_test": dispersion(aug, test, keep, fold),
-        "rate_residual": float(np.nanmedian(residual_rate_dispersion(rates, velocity)[keep])),
-        "real_rate_residual": float(np.nanmedian(
-            residual_rate_dispersion(inferred, train.behavior)[keep])),
-        "copy_index": copy_index(rates, velocity, inferred, train, keep),
+        "rate_residual": rate_residual, "real_rate_residual": real_rate_residual,
+        "copy_index": copied,
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
     }
     (out / f"fold{fold}.json").write_text(json.dumps(row, indent=1))

@@ -90,6 +90,18 @@ def copy_index(generated, velocity, inferred, train, keep: np.ndarray) -> float:
     return float(np.corrcoef(mine.ravel(), theirs.ravel())[0, 1])
 
 
+def rate_measures(rates, velocity, inferred, train, keep: np.ndarray
+                  ) -> tuple[float, float, float]:
+    """(residual rate dispersion of the generated ``rates`` at ``velocity``, that of the rates
+    ``inferred`` from the training trials, copy index), medians over the ``keep`` neurons."""
+    def median(values) -> float:
+        return float(np.nanmedian(values[keep]))
+
+    return (median(residual_rate_dispersion(rates, velocity)),
+            median(residual_rate_dispersion(inferred, train.behavior)),
+            copy_index(rates, velocity, inferred, train, keep))
+
+
 def measure(spec, trials, simulator, fraction: float, fold: int) -> list[dict]:
     """Rows (set, fraction, fold, residual Fano median and quartiles, dispersion, seconds)
     for the real sets and every augmenter of the spec."""
@@ -97,9 +109,6 @@ def measure(spec, trials, simulator, fraction: float, fold: int) -> list[dict]:
     train = training_subset(pool, fraction, fold, spec.split["subset"])
     keep = train.spikes.mean(axis=(0, 1)) >= MIN_RATE
     rows = []
-
-    def median(values) -> float:
-        return float(np.nanmedian(values[keep]))
 
     def row(name: str, spikes, velocity, disp=(None, None), rates=(None, None, None),
             seconds=None) -> None:
@@ -135,10 +144,8 @@ def measure(spec, trials, simulator, fraction: float, fold: int) -> list[dict]:
         rates = (None, None, None)
         ae = getattr(aug.generator_, "autoencoder_", None)
         if disp[0] is not None and ae is not None:
-            inferred = ae.predict_rates(train.spikes)
-            rates = (median(residual_rate_dispersion(aug.synthetic_.rates, y)),
-                     median(residual_rate_dispersion(inferred, train.behavior)),
-                     copy_index(aug.synthetic_.rates, y, inferred, train, keep))
+            rates = rate_measures(aug.synthetic_.rates, y, ae.predict_rates(train.spikes),
+                                  train, keep)
         row(name, aug.synthetic_.spikes, y, disp, rates, seconds)
     return rows
 
