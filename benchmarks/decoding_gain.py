@@ -266,6 +266,12 @@ def build_parser(description: str | None = None,
                         "sweep.augmenters) at the (fraction, augmenter) pairs this run lacks "
                         "(repeatable); ':eag=eag_spec' renames that run's augmenter eag first, "
                         "so that a variant's EAG is compared with the standard run's")
+    p.add_argument("--join", type=Path, action="append", default=[], metavar="RESULT_JSON",
+                   help="add the tables of a published result of the same dataset and folds "
+                        "(benchmarks/results/decoding_gain_*.json) at the (fraction, augmenter) "
+                        "pairs this run lacks, each from the first file that has it; their "
+                        "intervals are taken as published, nothing is recomputed (repeatable; "
+                        "for runs whose folders are gone)")
     return p
 
 
@@ -304,6 +310,64 @@ def merge_runs(rows: pd.DataFrame, predictions: dict, wall_s: float,
     return rows.sort_values("train_fraction", kind="stable", ignore_index=True), predictions, wall_s
 
 
+def join_results(tables: dict[str, pd.DataFrame], rows: pd.DataFrame, split: dict,
+                 dataset: str, sources: list[Path]
+                 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, list[dict]]:
+    """``tables`` (``comparison``, ``eag_versus``) and ``rows`` plus, from each published
+    result file, the (training fraction, augmenter) pairs none of them has yet.
+
+    Intervals are the file's, as published: the predictions they were drawn from are not in
+    it. So an EAG-against-rival row is taken only where both pipelines come from that file,
+    and a pipeline's difference to the tuned baseline is the one its own run measured (the
+    same folds and seeds give the same baseline; ``--set`` nothing that changes it). Returns
+    the joined tables, the joined rows and, per source, the pairs it gave with its commit,
+    date and command. A file of another dataset or other folds is refused."""
+    joined = []
+    for path in sources:
+        saved = json.loads(path.read_text())
+        if saved.get("benchmark") != "decoding_gain" or saved.get("dataset") != dataset:
+            raise SystemExit(f"--join {path}: not a decoding_gain result of dataset {dataset!r}")
+        if saved["spec"]["split"] != split:
+            raise SystemExit(f"--join {path}: other folds ({saved['spec']['split']} against "
+                             f"this run's {split}); intervals would not be comparable")
+        have = set(zip(rows.train_fraction, rows.augmenter))
+        theirs = pd.DataFrame(saved["rows"])
+        new = set(zip(theirs.train_fraction, theirs.augmenter)) - have
+        if not new:
+            continue
+        rows = pd.concat([rows, theirs[[p in new for p in zip(theirs.train_fraction,
+                                                               theirs.augmenter)]]],
+                         ignore_index=True)
+        comp = pd.DataFrame(saved["comparison"])
+        versus = pd.DataFrame(saved.get("eag_versus") or [],
+                              columns=["train_fraction", "versus"])
+        tables["comparison"] = pd.concat(
+            [tables["comparison"],
+             comp[[p in new for p in zip(comp.train_fraction, comp.augmenter)]]],
+            ignore_index=True)
+        tables["eag_versus"] = pd.concat(
+            [tables["eag_versus"],
+             versus[[(f, "eag") in new and (f, v) in new
+                     for f, v in zip(versus.train_fraction, versus.versus)]]],
+            ignore_index=True)
+        info = saved["machine"]
+        joined.append({"file": shown(path.resolve()),
+                       "pairs": sorted([float(f), a] for f, a in new),
+                       "commit": info["commit"], "date": info["date"],
+                       "command": info["command"]})
+    tables = {name: t.sort_values("train_fraction", kind="stable", ignore_index=True)
+              if len(t) else t for name, t in tables.items()}
+    return tables, rows.sort_values("train_fraction", kind="stable", ignore_index=True), joined
+
+
+def _pairs_text(pairs: list[list]) -> str:
+    """[[0.05, "eag"], [0.05, "none"]] -> '5 %: eag, none'."""
+    by_fraction: dict[float, list[str]] = {}
+    for fraction, augmenter in pairs:
+        by_fraction.setdefault(fraction, []).append(augmenter)
+    return "; ".join(f"{f:.0%}: {', '.join(a)}" for f, a in by_fraction.items())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if (setting := sweep_spec(args, "decoding_gain", f"decoding_gain_{args.dataset}.toml")) is None:
@@ -324,6 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     shared = spec.split["kind"] != "blocked"
     comparison = compare(rows, predictions, targets, shared_test=shared)
     versus = head_to_head(rows, predictions, targets, shared)
+    tables, rows, joined = join_results({"comparison": comparison, "eag_versus": versus},
+                                        rows, spec.split, args.dataset, args.join)
+    comparison, versus = tables["comparison"], tables["eag_versus"]
     capture = oracle_capture(comparison) if "oracle" in spec.augmenter_names else None
     choices = ratio_choices(rows)
     checks = check_targets(comparison, versus, capture, args.dataset)
@@ -343,11 +410,15 @@ def main(argv: list[str] | None = None) -> int:
             written[key] = out / f"{stem}_{key}.png"
             shutil.copyfile(src, written[key])
     md = report_markdown(stem, comparison, versus, capture, choices, checks, info, wall_s)
+    if joined:
+        md += "\n## Pipelines joined from published results\n\n" + "".join(
+            f"- {_pairs_text(j['pairs'])}: `{j['file']}` (commit {j['commit']}, {j['date']}; "
+            f"`{j['command']}`), its intervals as published\n" for j in joined)
     (out / f"{stem}.md").write_text(md)
     write_json(out / f"{stem}.json", {
         "benchmark": "decoding_gain", "dataset": args.dataset, "profile": profile,
         "rebuilt_from": shown(spec.output / "results.json") if args.report_only else None,
-        "machine": info, "wall_s": wall_s, "spec": spec.raw,
+        "machine": info, "wall_s": wall_s, "spec": spec.raw, "joined": joined,
         "comparison": records(comparison), "eag_versus": records(versus),
         "oracle_capture": records(capture), "ratio_choices": records(choices),
         "targets": checks, "figures": {k: shown(v) for k, v in written.items()},

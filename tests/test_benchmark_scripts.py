@@ -409,3 +409,62 @@ def test_merge_renames_an_augmenter_so_a_variant_meets_the_standard_run(tmp_path
     assert preds[(0.1, 0, "eag_spec", "ridge", "tuned", "test")].max() == 2.0
     with pytest.raises(argparse.ArgumentTypeError, match="AUG=NAME"):
         decoding_gain.merge_source(f"{other}:eag")
+
+
+# ------------------------------------------------------------------ decoding gain --join
+def _published(path: Path, pairs: list[tuple[float, str]], value: float, dataset: str = "m1",
+               split: dict | None = None) -> Path:
+    """A result file as decoding_gain.py writes it: a comparison and a row per (fraction,
+    augmenter), EAG against each rival at each fraction."""
+    comp = [{"test_set": "test", "train_fraction": f, "decoder": "ridge", "augmenter": a,
+             "mode": "tuned", "r2": value, "diff": value} for f, a in pairs]
+    rows = [{"train_fraction": f, "seed": 0, "augmenter": a, "decoder": "ridge",
+             "mode": "tuned", "test_set": "test", "r2": value, "ratio": 4.0} for f, a in pairs]
+    versus = [{"train_fraction": f, "decoder": "ridge", "versus": a, "diff": value}
+              for f, a in pairs if a != "eag"]
+    path.write_text(json.dumps({
+        "benchmark": "decoding_gain", "dataset": dataset,
+        "spec": {"split": split or {"kind": "blocked", "n_folds": 5, "gap": 1}},
+        "machine": {"commit": "abc1234", "date": "2026-11-27 10:00", "command": "x"},
+        "comparison": comp, "eag_versus": versus, "rows": rows}))
+    return path
+
+
+def test_join_adds_the_pairs_a_run_lacks_and_pairs_eag_only_within_one_file(tmp_path):
+    split = {"kind": "blocked", "n_folds": 5, "gap": 1}
+    mine = [(0.25, "none"), (0.25, "diffusion"), (1.0, "eag")]
+    rows = pd.DataFrame([{"train_fraction": f, "seed": 0, "augmenter": a, "decoder": "ridge",
+                          "mode": "tuned", "test_set": "test", "r2": 0.9} for f, a in mine])
+    comparison = rows.assign(diff=0.9)[["test_set", "train_fraction", "decoder", "augmenter",
+                                        "mode", "r2", "diff"]]
+    first = _published(tmp_path / "a.json", [(0.05, "none"), (0.05, "eag"),
+                                             (0.25, "none"), (0.25, "eag"), (1.0, "eag")], 0.5)
+    second = _published(tmp_path / "b.json", [(0.05, "eag"), (0.05, "jitter")], 0.7)
+    tables, joined_rows, joined = decoding_gain.join_results(
+        {"comparison": comparison, "eag_versus": pd.DataFrame()}, rows, split, "m1",
+        [first, second])
+    comp = tables["comparison"].set_index(["train_fraction", "augmenter"]).r2.to_dict()
+    # This run keeps its pairs; the first file gives 5 % none and EAG and 25 % EAG; the
+    # second only 5 % jitter.
+    assert comp == {(0.05, "none"): 0.5, (0.05, "eag"): 0.5, (0.05, "jitter"): 0.7,
+                    (0.25, "none"): 0.9, (0.25, "diffusion"): 0.9, (0.25, "eag"): 0.5,
+                    (1.0, "eag"): 0.9}
+    assert len(joined_rows) == len(comp)
+    # EAG against a rival only where one file holds both: 5 % none (the first file); not
+    # 25 % none (this run's), not 5 % jitter (EAG came from the first file).
+    versus = tables["eag_versus"]
+    assert list(zip(versus.train_fraction, versus.versus)) == [(0.05, "none")]
+    assert joined[0]["pairs"] == [[0.05, "eag"], [0.05, "none"], [0.25, "eag"]]
+    assert joined[1]["pairs"] == [[0.05, "jitter"]]
+    assert decoding_gain._pairs_text(joined[0]["pairs"]) == "5%: eag, none; 25%: eag"
+
+
+@pytest.mark.parametrize("kwargs, message", [({"dataset": "synthetic"}, "not a decoding_gain"),
+                                             ({"split": {"kind": "kfold"}}, "other folds")])
+def test_join_refuses_results_of_another_dataset_or_other_folds(tmp_path, kwargs, message):
+    rows = pd.DataFrame({"train_fraction": [1.0], "augmenter": ["none"]})
+    source = _published(tmp_path / "a.json", [(0.1, "none")], 0.5, **kwargs)
+    with pytest.raises(SystemExit, match=message):
+        decoding_gain.join_results({"comparison": pd.DataFrame(),
+                                    "eag_versus": pd.DataFrame()}, rows,
+                                   {"kind": "blocked", "n_folds": 5, "gap": 1}, "m1", [source])
