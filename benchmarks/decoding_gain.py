@@ -150,7 +150,8 @@ def check_targets(comparison: pd.DataFrame, versus: pd.DataFrame,
 def _panels(comparison: pd.DataFrame, value: str, low: str, high: str, path: Path,
             ylabel: str, title: str, zero_line: bool) -> Path:
     """One panel per decoder: ``value`` of the tuned pipelines against the training fraction,
-    one line per augmenter, 95 % intervals as bars."""
+    one line per augmenter, 95 % intervals as bars; without ``zero_line``, a dashed line marks
+    the best decoder tuned without augmentation at each fraction."""
     import matplotlib.pyplot as plt
 
     part = comparison[(comparison["mode"] == "tuned")
@@ -170,6 +171,11 @@ def _panels(comparison: pd.DataFrame, value: str, low: str, high: str, path: Pat
                         marker="o", ms=3.5, capsize=2, label=aug, **style)
         if zero_line:
             ax.axhline(0.0, color="0.4", lw=0.8)
+        else:
+            # The baseline to beat: at each fraction, the best decoder tuned without augmentation.
+            best = part[part.augmenter == "none"].groupby("train_fraction")[value].max()
+            ax.plot(best.index * 100, best.to_numpy(), color="0.45", ls="--", lw=1.2,
+                    zorder=6, label="best decoder,\nno augmentation")
         if len(fractions) > 1:
             ax.set_xscale("log")
         # Augmenters sit side by side around each fraction; the ticks name the fractions.
@@ -339,8 +345,7 @@ def join_results(tables: dict[str, pd.DataFrame], rows: pd.DataFrame, split: dic
                                                                theirs.augmenter)]]],
                          ignore_index=True)
         comp = pd.DataFrame(saved["comparison"])
-        versus = pd.DataFrame(saved.get("eag_versus") or [],
-                              columns=["train_fraction", "versus"])
+        versus = pd.DataFrame(saved.get("eag_versus") or {"train_fraction": [], "versus": []})
         tables["comparison"] = pd.concat(
             [tables["comparison"],
              comp[[p in new for p in zip(comp.train_fraction, comp.augmenter)]]],
@@ -389,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     comparison = compare(rows, predictions, targets, shared_test=shared)
     versus = head_to_head(rows, predictions, targets, shared)
     tables, rows, joined = join_results({"comparison": comparison, "eag_versus": versus},
-                                        rows, spec.split, args.dataset, args.join)
+                                        rows, spec.raw["split"], args.dataset, args.join)
     comparison, versus = tables["comparison"], tables["eag_versus"]
     capture = oracle_capture(comparison) if "oracle" in spec.augmenter_names else None
     choices = ratio_choices(rows)
