@@ -324,8 +324,8 @@ def join_results(tables: dict[str, pd.DataFrame], rows: pd.DataFrame, split: dic
 
     Intervals are the file's, as published: the predictions they were drawn from are not in
     it. So an EAG-against-rival row is taken only where both pipelines come from that file,
-    and a pipeline's difference to the tuned baseline is the one its own run measured (the
-    same folds and seeds give the same baseline; ``--set`` nothing that changes it). Returns
+    and a pipeline's difference to the tuned baseline is the one its own run measured: join
+    only runs whose folds, seeds and decoder settings give the same baseline. Returns
     the joined tables, the joined rows and, per source, the pairs it gave with its commit,
     date and command. A file of another dataset or other folds is refused."""
     joined = []
@@ -366,7 +366,7 @@ def join_results(tables: dict[str, pd.DataFrame], rows: pd.DataFrame, split: dic
 
 
 def _pairs_text(pairs: list[list]) -> str:
-    """[[0.05, "eag"], [0.05, "none"]] -> '5 %: eag, none'."""
+    """[[0.05, "eag"], [0.05, "none"]] -> '5%: eag, none'."""
     by_fraction: dict[float, list[str]] = {}
     for fraction, augmenter in pairs:
         by_fraction.setdefault(fraction, []).append(augmenter)
