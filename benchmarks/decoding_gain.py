@@ -281,6 +281,16 @@ def build_parser(description: str | None = None,
     return p
 
 
+def _pairs(table: pd.DataFrame) -> list[tuple[float, str]]:
+    """The (training fraction, augmenter) of each row."""
+    return list(zip(table.train_fraction, table.augmenter))
+
+
+def _at(table: pd.DataFrame, pairs: set[tuple[float, str]]) -> pd.DataFrame:
+    """The rows of ``table`` whose (training fraction, augmenter) is one of ``pairs``."""
+    return table[[pair in pairs for pair in _pairs(table)]]
+
+
 def merge_source(text: str) -> tuple[Path, dict[str, str]]:
     """``RUN_DIR[:AUG=NAME,...]`` -> (run folder, {augmenter: new name})."""
     folder, _, renames = text.partition(":")
@@ -303,9 +313,8 @@ def merge_runs(rows: pd.DataFrame, predictions: dict, wall_s: float,
         saved = json.loads((run_dir / "results.json").read_text())
         other = pd.DataFrame(saved["rows"])
         other["augmenter"] = other["augmenter"].replace(renames)
-        have = set(zip(rows.train_fraction, rows.augmenter))
-        other = other[[pair not in have for pair in zip(other.train_fraction, other.augmenter)]]
-        added = set(zip(other.train_fraction, other.augmenter))
+        added = set(_pairs(other)) - set(_pairs(rows))
+        other = _at(other, added)
         theirs, _ = load_predictions(run_dir / "predictions.npz")
         # Keys: (fraction, seed, augmenter, decoder, mode, test set).
         theirs = {(k[0], k[1], renames.get(k[2], k[2]), *k[3:]): v for k, v in theirs.items()}
@@ -336,19 +345,14 @@ def join_results(tables: dict[str, pd.DataFrame], rows: pd.DataFrame, split: dic
         if saved["spec"]["split"] != split:
             raise SystemExit(f"--join {path}: other folds ({saved['spec']['split']} against "
                              f"this run's {split}); intervals would not be comparable")
-        have = set(zip(rows.train_fraction, rows.augmenter))
         theirs = pd.DataFrame(saved["rows"])
-        new = set(zip(theirs.train_fraction, theirs.augmenter)) - have
+        new = set(_pairs(theirs)) - set(_pairs(rows))
         if not new:
             continue
-        rows = pd.concat([rows, theirs[[p in new for p in zip(theirs.train_fraction,
-                                                               theirs.augmenter)]]],
-                         ignore_index=True)
-        comp = pd.DataFrame(saved["comparison"])
+        rows = pd.concat([rows, _at(theirs, new)], ignore_index=True)
         versus = pd.DataFrame(saved.get("eag_versus") or {"train_fraction": [], "versus": []})
         tables["comparison"] = pd.concat(
-            [tables["comparison"],
-             comp[[p in new for p in zip(comp.train_fraction, comp.augmenter)]]],
+            [tables["comparison"], _at(pd.DataFrame(saved["comparison"]), new)],
             ignore_index=True)
         tables["eag_versus"] = pd.concat(
             [tables["eag_versus"],
