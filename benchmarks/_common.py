@@ -203,7 +203,8 @@ def summary(stats: dict[str, dict]) -> dict[str, float]:
 
 # ------------------------------------------------------------- decoders and figures
 def fit_decoders(X: np.ndarray, y: np.ndarray, decoders: dict, tuning: dict | None,
-                 seed: int) -> dict[tuple[str, str], object]:
+                 seed: int, validation: np.ndarray | None = None
+                 ) -> dict[tuple[str, str], object]:
     """Every decoder fitted on (X, y) alone, as the runner fits the baselines.
 
     Parameters
@@ -219,6 +220,10 @@ def fit_decoders(X: np.ndarray, y: np.ndarray, decoders: dict, tuning: dict | No
         and also fitted with its fixed settings unless ``tuning["fixed"]`` is false.
     seed : int
         For decoders whose ``random_state`` is None (and the tuning's draws).
+    validation : array (trials, bins, neurons), optional
+        What each trial of X stands for, read by the inner validation folds instead of X
+        (:func:`select_on`): for training sets unlike the trials decoded later, e.g.
+        noise-free rates, whose own inner folds reward settings that fail on counts.
 
     Returns
     -------
@@ -229,11 +234,15 @@ def fit_decoders(X: np.ndarray, y: np.ndarray, decoders: dict, tuning: dict | No
     from eag_augment.model_selection import BlockedKFold, tune_decoders
 
     fitted = {}
-    if tuning is not None:
+    cv = BlockedKFold(tuning["cv_folds"], gap=tuning["cv_gap"]) if tuning is not None else None
+    if tuning is not None and validation is not None:
+        fitted.update({(name, "tuned"): select_on(dec, X, y, validation, cv,
+                                                  tuning["param_grids"].get(name),
+                                                  tuning["n_iter"], seed)
+                       for name, dec in decoders.items()})
+    elif tuning is not None:
         pipes = tune_decoders(decoders, None, X, y, param_grids=tuning["param_grids"],
-                              ratios=(0,), cv=BlockedKFold(tuning["cv_folds"],
-                                                           gap=tuning["cv_gap"]),
-                              n_iter=tuning["n_iter"], random_state=seed)
+                              ratios=(0,), cv=cv, n_iter=tuning["n_iter"], random_state=seed)
         fitted.update({(name, "tuned"): pipe for name, pipe in pipes.items()})
     if tuning is None or tuning["fixed"]:
         for name, proto in decoders.items():
@@ -241,6 +250,49 @@ def fit_decoders(X: np.ndarray, y: np.ndarray, decoders: dict, tuning: dict | No
             if dec.get_params(deep=False).get("random_state", 0) is None:
                 dec.set_params(random_state=seed)
             fitted[(name, "fixed")] = dec.fit(X, y)
+    return fitted
+
+
+def select_on(decoder, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, cv,
+              param_grid: dict | list | None, n_iter: int | None, seed: int):
+    """``decoder`` tuned on (X, y) by cross-validation whose validation folds read ``X_val``.
+
+    ``X_val[i]`` is what ``X[i]`` stands for (the real counts of the trial whose velocity
+    synthetic trial i was generated at): each setting of ``param_grid`` (None: the decoder's
+    :func:`~eag_augment.model_selection.default_search_space`; ``n_iter`` of them drawn at
+    random when given) is fitted on X of the ``cv`` splitter's training folds and scored by
+    velocity R^2 on X_val of its validation folds; the setting with the highest mean (the
+    first on ties) is refitted on all of (X, y). The result has seen X only; its
+    ``best_params_`` and ``validation_r2_`` say what was chosen and how it scored. Raises
+    ValueError when no setting predicts finite values on every validation fold.
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid, ParameterSampler
+
+    from eag_augment.metrics import velocity_r2
+    from eag_augment.model_selection import default_search_space
+
+    grid = param_grid if param_grid is not None else default_search_space(decoder)
+    settings = list(ParameterGrid(grid))
+    if n_iter is not None and n_iter < len(settings):
+        settings = list(ParameterSampler(grid, n_iter, random_state=seed))
+    seeded = clone(decoder)
+    if seeded.get_params(deep=False).get("random_state", 0) is None:
+        seeded.set_params(random_state=seed)
+    folds = list(cv.split(X))
+    scores = []
+    for setting in settings:
+        fold_r2 = []
+        for train, val in folds:
+            pred = clone(seeded).set_params(**setting).fit(X[train], y[train]).predict(X_val[val])
+            fold_r2.append(velocity_r2(y[val], pred) if np.isfinite(pred).all() else -np.inf)
+        scores.append(np.mean(fold_r2))
+    if not np.isfinite(np.max(scores)):
+        raise ValueError(f"no setting of {type(decoder).__name__} predicts finite values on "
+                         "every validation fold")
+    best = int(np.argmax(scores))
+    fitted = clone(seeded).set_params(**settings[best]).fit(X, y)
+    fitted.best_params_, fitted.validation_r2_ = settings[best], float(scores[best])
     return fitted
 
 

@@ -209,6 +209,34 @@ def test_fit_decoders_tunes_and_keeps_the_fixed_settings(tiny_reach):
     assert set(fitted) == {("r", "tuned")}
 
 
+def test_select_on_validates_noise_free_rates_on_the_counts_they_stand_for(tiny_reach):
+    from eag_augment.decoders import RidgeDecoder
+    from eag_augment.model_selection import BlockedKFold
+
+    trials = tiny_reach
+    rates, counts, y = trials.rates.astype(np.float64), trials.spikes, trials.behavior
+    grid = {"alpha": [1e-6, 1e3]}
+    cv = BlockedKFold(3)
+    on_counts = _common.select_on(RidgeDecoder(lags=2), rates, y, counts, cv, grid, None, 0)
+    on_rates = _common.select_on(RidgeDecoder(lags=2), rates, y, rates, cv, grid, None, 0)
+    # Validated on themselves, noise-free rates choose no penalty; validated on the counts
+    # a decoder of them will read, the penalty that survives the noise.
+    assert on_rates.best_params_ == {"alpha": 1e-6}
+    assert on_counts.best_params_ == {"alpha": 1e3}
+    # The chosen setting is refitted on the rates alone.
+    alone = RidgeDecoder(lags=2, alpha=1e3).fit(rates, y)
+    assert np.allclose(on_counts.predict(counts), alone.predict(counts))
+    # With the counts as their own validation it is the inner CV a real arm gets.
+    tuning = {"cv_folds": 3, "cv_gap": 0, "n_iter": None, "fixed": False,
+              "param_grids": {"r": grid}}
+    real = _common.fit_decoders(counts, y, {"r": RidgeDecoder(lags=2)}, tuning, 0)
+    same = _common.fit_decoders(counts, y, {"r": RidgeDecoder(lags=2)}, tuning, 0,
+                                validation=counts)
+    same, real = same[("r", "tuned")], real[("r", "tuned")]
+    assert same.best_params_["alpha"] == real.best_params_["alpha"]
+    assert np.allclose(same.predict(counts), real.predict(counts))
+
+
 def test_interval_bars_draws_every_panel(tmp_path):
     table = pd.DataFrame({"decoder": ["ridge", "ridge", "gru", "gru"],
                           "augmenter": ["eag", "psth", "eag", "psth"],
