@@ -18,8 +18,9 @@ same decoders on the real training trials. The real and the synthetic-spikes arm
 decoder by inner blocked cross-validation on their own training set, on the same grids; a
 rates arm's inner folds train on the rates and validate on the real counts of the same
 trials (synthetic trial i is generated at real training trial i's velocity), because inner
-folds of noise-free rates choose settings that fail on counts. With ``[tuning] fixed = true``
-the spec's fixed settings are scored as well.
+folds of noise-free rates choose settings that fail on counts, and its ridge decoder also
+searches ``standardize`` (:func:`rates_tuning`). With ``[tuning] fixed = true`` the spec's
+fixed settings are scored as well.
 
 Paired differences to the real arm (same fold, decoder and mode, same test trials) come with
 95 % two-level bootstrap intervals (:func:`eag_augment.model_selection.bootstrap_r2`: folds and
@@ -113,6 +114,21 @@ def synthetic_sets(source: str, aug, train: TrialSet, seed: int
             arm(source, "rates"): (synthetic.rates.astype(np.float64), y)}, seconds
 
 
+def rates_tuning(tuning: dict | None, name: str, decoder) -> dict | None:
+    """The ``[tuning]`` table for a rates arm's ``decoder`` (the spec's ``name``): a ridge
+    decoder also searches ``standardize`` in (True, False). Standardising divides each
+    feature by its spread, and a generated rate that barely moves has a tiny one, so its
+    weight per real spike is huge however large alpha is; unstandardised, alpha bounds it."""
+    from eag_augment.decoders import RidgeDecoder
+    from eag_augment.model_selection import default_search_space
+
+    if tuning is None or not isinstance(decoder, RidgeDecoder):
+        return tuning
+    grid = tuning["param_grids"].get(name) or default_search_space(decoder)
+    return {**tuning, "param_grids": {**tuning["param_grids"],
+                                      name: {**grid, "standardize": [True, False]}}}
+
+
 def run_job(spec, job: Job, trials: TrialSet, simulator) -> dict:
     """Fit the job's training set(s) and score every decoder on the fold's real test trials.
 
@@ -151,7 +167,9 @@ def run_job(spec, job: Job, trials: TrialSet, simulator) -> dict:
                 # extrapolate wildly on spike counts, so a rates arm's inner folds validate
                 # on the real counts of their trials (synthetic trial i is generated at
                 # real training trial i's velocity).
-                fitted = fit_decoders(X, y, {decoder: spec.decoders[decoder]}, spec.tuning,
+                fitted = fit_decoders(X, y, {decoder: spec.decoders[decoder]},
+                                      rates_tuning(spec.tuning, decoder, spec.decoders[decoder])
+                                      if inputs == "rates" else spec.tuning,
                                       job.fold, validation=train.spikes
                                       if inputs == "rates" else None)
                 scored = {(mode, test_name): dec.predict(test.spikes)
@@ -290,7 +308,9 @@ def report_markdown(stem: str, comparison: pd.DataFrame, checks: list[dict], inf
         "trials. The real and '(spikes)' arms are tuned by inner cross-validation on their "
         "own training set, on the same grids; a '(rates)' arm's inner folds train on the "
         "rates and validate on the real counts of the same training trials (inner folds of "
-        "noise-free rates choose settings that fail on spike counts). The "
+        "noise-free rates choose settings that fail on spike counts), and its ridge also "
+        "searches standardize (True, False): standardised, a rate that barely moves gets a "
+        "huge weight per real spike whatever alpha. The "
         "footnote of the table below speaks of augmentation: nothing is augmented here. Jitter's "
         "rates are the counts of the training trial with the requested velocity, so where no "
         "two trials share a trajectory 'jitter (rates)' trains on the real training set "

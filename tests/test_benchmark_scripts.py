@@ -237,6 +237,17 @@ def test_select_on_validates_noise_free_rates_on_the_counts_they_stand_for(tiny_
     assert np.allclose(same.predict(counts), real.predict(counts))
 
 
+def test_rates_arms_of_ridge_also_search_standardize():
+    from eag_augment.decoders import KalmanFilterDecoder, RidgeDecoder
+
+    tuning = {"cv_folds": 3, "param_grids": {"gru": {"dropout": [0.0]}}}
+    ridge = tos.rates_tuning(tuning, "ridge", RidgeDecoder())["param_grids"]["ridge"]
+    assert ridge["standardize"] == [True, False] and len(ridge["alpha"]) == 13
+    assert tos.rates_tuning(tuning, "kalman", KalmanFilterDecoder()) is tuning
+    assert tos.rates_tuning(None, "ridge", RidgeDecoder()) is None
+    assert "standardize" not in tuning["param_grids"].get("ridge", {})
+
+
 def test_interval_bars_draws_every_panel(tmp_path):
     table = pd.DataFrame({"decoder": ["ridge", "ridge", "gru", "gru"],
                           "augmenter": ["eag", "psth", "eag", "psth"],
