@@ -152,7 +152,8 @@ def run_job(spec, job: Job, trials: TrialSet, simulator) -> dict:
     rows, predictions, failures = [], {}, []
     for name, (X, y) in sets.items():
         generator, inputs = split_arm(name)
-        if inputs == "rates" and not np.array_equal(y, train.behavior):
+        rates = inputs == "rates"
+        if rates and not np.array_equal(y, train.behavior):
             raise ValueError(f"{name}: the synthetic trials are not at the training trials' "
                              "velocities, in their order, so real counts cannot validate them")
         for decoder in spec.decoder_names:
@@ -167,11 +168,10 @@ def run_job(spec, job: Job, trials: TrialSet, simulator) -> dict:
                 # extrapolate wildly on spike counts, so a rates arm's inner folds validate
                 # on the real counts of their trials (synthetic trial i is generated at
                 # real training trial i's velocity).
-                fitted = fit_decoders(X, y, {decoder: spec.decoders[decoder]},
-                                      rates_tuning(spec.tuning, decoder, spec.decoders[decoder])
-                                      if inputs == "rates" else spec.tuning,
-                                      job.fold, validation=train.spikes
-                                      if inputs == "rates" else None)
+                proto = spec.decoders[decoder]
+                tuning = rates_tuning(spec.tuning, decoder, proto) if rates else spec.tuning
+                fitted = fit_decoders(X, y, {decoder: proto}, tuning, job.fold,
+                                      validation=train.spikes if rates else None)
                 scored = {(mode, test_name): dec.predict(test.spikes)
                           for (_, mode), dec in fitted.items()
                           for test_name, test in tests.items()}
@@ -310,11 +310,11 @@ def report_markdown(stem: str, comparison: pd.DataFrame, checks: list[dict], inf
         "rates and validate on the real counts of the same training trials (inner folds of "
         "noise-free rates choose settings that fail on spike counts), and its ridge also "
         "searches standardize (True, False): standardised, a rate that barely moves gets a "
-        "huge weight per real spike whatever alpha. The "
-        "footnote of the table below speaks of augmentation: nothing is augmented here. Jitter's "
-        "rates are the counts of the training trial with the requested velocity, so where no "
-        "two trials share a trajectory 'jitter (rates)' trains on the real training set "
-        "itself: a check of the protocol.\n",
+        "huge weight per real spike whatever alpha. The footnote of the table below speaks "
+        "of augmentation: nothing is augmented here. Jitter's rates are the counts of the "
+        "training trial with the requested velocity, so where no two trials share a "
+        "trajectory 'jitter (rates)' trains on the real training set itself (its ridge with "
+        "standardize searched too): a check of the protocol.\n",
         "## Against training on the real trials\n",
         comparison_markdown(comparison, baseline=(REAL, "tuned")),
         "\n## Decoders that could not be trained\n",
