@@ -229,9 +229,8 @@ def fit_decoders(X: np.ndarray, y: np.ndarray, decoders: dict, tuning: dict | No
     -------
     dict (name, mode) -> fitted decoder, mode "tuned" or "fixed".
     """
-    from sklearn.base import clone
-
     from eag_augment.model_selection import BlockedKFold, tune_decoders
+    from eag_augment.model_selection._tuning import _seeded
 
     fitted = {}
     cv = BlockedKFold(tuning["cv_folds"], gap=tuning["cv_gap"]) if tuning is not None else None
@@ -245,11 +244,8 @@ def fit_decoders(X: np.ndarray, y: np.ndarray, decoders: dict, tuning: dict | No
                               ratios=(0,), cv=cv, n_iter=tuning["n_iter"], random_state=seed)
         fitted.update({(name, "tuned"): pipe for name, pipe in pipes.items()})
     if tuning is None or tuning["fixed"]:
-        for name, proto in decoders.items():
-            dec = clone(proto)
-            if dec.get_params(deep=False).get("random_state", 0) is None:
-                dec.set_params(random_state=seed)
-            fitted[(name, "fixed")] = dec.fit(X, y)
+        fitted.update({(name, "fixed"): _seeded(proto, seed).fit(X, y)
+                       for name, proto in decoders.items()})
     return fitted
 
 
@@ -258,27 +254,22 @@ def select_on(decoder, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, cv,
     """``decoder`` tuned on (X, y) by cross-validation whose validation folds read ``X_val``.
 
     ``X_val[i]`` is what ``X[i]`` stands for (the real counts of the trial whose velocity
-    synthetic trial i was generated at): each setting of ``param_grid`` (None: the decoder's
-    :func:`~eag_augment.model_selection.default_search_space`; ``n_iter`` of them drawn at
-    random when given) is fitted on X of the ``cv`` splitter's training folds and scored by
-    velocity R^2 on X_val of its validation folds; the setting with the highest mean (the
-    first on ties) is refitted on all of (X, y). The result has seen X only; its
-    ``best_params_`` and ``validation_r2_`` say what was chosen and how it scored. Raises
-    ValueError when no setting predicts finite values on every validation fold.
+    synthetic trial i was generated at): each setting of ``param_grid`` is fitted on X of the
+    ``cv`` splitter's training folds and scored by velocity R^2 on X_val of its validation
+    folds; the setting with the highest mean (the first on ties) is refitted on all of
+    (X, y). The settings are those :func:`~eag_augment.model_selection.tune_decoders` scores
+    for the same ``param_grid``, ``n_iter`` and seed (None: the decoder's default search
+    space). The result has seen X only; its ``best_params_`` and ``validation_r2_`` say what
+    was chosen and how it scored. Raises ValueError when no setting predicts finite values on
+    every validation fold.
     """
     from sklearn.base import clone
-    from sklearn.model_selection import ParameterGrid, ParameterSampler
 
     from eag_augment.metrics import velocity_r2
-    from eag_augment.model_selection import default_search_space
+    from eag_augment.model_selection._tuning import _decoder_settings, _seeded
 
-    grid = param_grid if param_grid is not None else default_search_space(decoder)
-    settings = list(ParameterGrid(grid))
-    if n_iter is not None and n_iter < len(settings):
-        settings = list(ParameterSampler(grid, n_iter, random_state=seed))
-    seeded = clone(decoder)
-    if seeded.get_params(deep=False).get("random_state", 0) is None:
-        seeded.set_params(random_state=seed)
+    settings = _decoder_settings(decoder, param_grid, n_iter, seed)
+    seeded = _seeded(decoder, seed)
     folds = list(cv.split(X))
     scores = []
     for setting in settings:
