@@ -7,7 +7,6 @@ import argparse
 import json
 import logging
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ import pandas as pd
 import torch
 
 from eag_augment.pipelines import RunSpec, load_spec
-from eag_augment.pipelines.environment import machine_info
+from eag_augment.pipelines.environment import machine_info, source_revision
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -114,13 +113,10 @@ def sweep_spec(args: argparse.Namespace, benchmark: str, spec_file: str
 
 
 def machine() -> dict:
-    """What the numbers were measured on (the package's record plus commit, date, command)."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                capture_output=True, text=True, check=False).stdout.strip()
-    except OSError:
-        commit = ""
-    return {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit, **machine_info(),
+    """What the numbers were measured on (the package's record plus the benchmarks' commit,
+    date and command)."""
+    return {**machine_info(), "date": time.strftime("%Y-%m-%d %H:%M"),
+            "commit": source_revision(ROOT) or "",
             "command": " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:])}
 
 
@@ -142,9 +138,12 @@ def measured_on(info: dict, wall_s: float) -> str:
     if resumed := info.get("resumed_jobs"):
         dates = sorted(r["date"] for r in resumed)
         cpus = ", ".join(sorted({r["cpu"] for r in resumed}))
+        # Jobs saved before commits were recorded say nothing of theirs.
+        commits = sorted({c for r in resumed if (c := r.get("commit"))})
         text += (f", besides {len(resumed)} jobs resumed from earlier runs of the same settings "
                  f"({sum(r['wall_s'] for r in resumed) / 3600:.1f} h of job time, "
-                 f"{dates[0]} to {dates[-1]}, on {cpus})")
+                 f"{dates[0]} to {dates[-1]}, on {cpus}"
+                 + (f"; computed at commit {', '.join(commits)}" if commits else "") + ")")
     return text + ".\n"
 
 

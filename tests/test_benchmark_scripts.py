@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from eag_augment.pipelines import bind_augmenter, load_spec, save_predictions
+from eag_augment.pipelines.environment import source_revision
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import _common  # noqa: E402
@@ -349,6 +350,9 @@ def test_train_on_synthetic_resumes_the_jobs_a_stopped_run_finished(tmp_path):
         tos.Job(1.0, f, s).describe() for f in (0, 1) for s in (tos.REAL, "psth"))
     line = _common.measured_on(_common.run_machine(spec, again[-1]), 30.0)
     assert "wall time 0.5 min, besides 4 jobs resumed from earlier runs" in line
+    commit = source_revision()
+    assert (f"computed at commit {commit})" in line) if commit else (
+        "computed at" not in line)
 
 
 def test_one_se_choices_read_from_a_run_are_those_of_a_run_with_the_rule(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 from eag_augment import TrialSet
 from eag_augment.pipelines import (SpecError, load_spec, run, split_dataset, summarize,
                                    training_subset)
+from eag_augment.pipelines.environment import source_revision
 
 SPECS = Path(__file__).resolve().parent.parent / "pipelines"
 
@@ -221,6 +222,8 @@ def test_a_resumed_run_reuses_finished_jobs_and_gives_the_same_results(tmp_path,
     resumed = json.loads((tmp_path / "out" / "results.json").read_text())["resumed_jobs"]
     assert len(resumed) == 4 and all(r["cpu"] and r["date"] and r["wall_s"] > 0
                                      for r in resumed)
+    # Each saved job names the commit that computed it, not the one resuming it.
+    assert {r["commit"] for r in resumed} == {source_revision()}
 
     # More fractions and augmenters: only the new jobs run.
     spec["sweep"]["train_fraction"] = [0.5, 1.0]
@@ -258,3 +261,7 @@ def test_an_unreadable_saved_job_runs_again(tmp_path, monkeypatch, caplog):
     again = run(load_spec(spec), verbose=0, resume=True)
     assert len(ran) == 3 and len(again.rows) == 4
     assert "unreadable" in caplog.text
+
+
+def test_source_revision_is_none_outside_a_git_checkout(tmp_path):
+    assert source_revision(tmp_path) is None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["machine_info"]
+__all__ = ["machine_info", "source_revision"]
 
 
 def _cpu_model() -> str:
@@ -20,8 +21,22 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def source_revision(folder: Path | str | None = None) -> str | None:
+    """Short git commit of the checkout holding ``folder`` (default: this package's source),
+    or None outside a git checkout. A sweep resumed over several commits then says which
+    commit computed each saved job, not only which one wrote the report."""
+    folder = Path(folder) if folder is not None else Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder,
+                             capture_output=True, text=True, check=False, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
 def machine_info() -> dict:
-    """CPU model and cores, torch threads, versions, GPU if any, and native bf16 support.
+    """CPU model and cores, torch threads, versions, GPU if any, native bf16 support, and the
+    package's git commit when it runs from a checkout (None otherwise).
 
     Native bf16 matters: generators sampling with ``precision="auto"`` use it where it is
     native, so the same seed gives other trials on such CPUs.
@@ -41,5 +56,6 @@ def machine_info() -> dict:
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "eag_augment": eag_augment.__version__,
+        "commit": source_revision(),
         "platform": platform.platform(),
     }

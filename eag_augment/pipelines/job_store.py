@@ -92,9 +92,11 @@ class JobStore:
 
     @staticmethod
     def describe(records: list[dict]) -> list[dict]:
-        """What a report says of resumed jobs: job, its own wall time, date and CPU."""
+        """What a report says of resumed jobs: job, its own wall time, date, CPU and the
+        commit that computed it (None for jobs saved before commits were recorded)."""
         return [{"job": r["job"].describe(), "wall_s": r["wall_s"], "date": r["saved"]["time"],
-                 "cpu": r["saved"]["machine"]["cpu"]} for r in records]
+                 "cpu": r["saved"]["machine"]["cpu"],
+                 "commit": r["saved"]["machine"].get("commit")} for r in records]
 
     def save(self, done: dict) -> None:
         """Write a finished job (``run_job``'s dict) with the machine and time it ran on,
