@@ -263,5 +263,22 @@ def test_an_unreadable_saved_job_runs_again(tmp_path, monkeypatch, caplog):
     assert "unreadable" in caplog.text
 
 
-def test_source_revision_is_none_outside_a_git_checkout(tmp_path):
-    assert source_revision(tmp_path) is None
+def test_source_revision_names_only_a_checkout_that_tracks_the_folder(tmp_path):
+    import subprocess
+
+    assert source_revision(tmp_path) is None  # no checkout
+    if subprocess.run(["git", "--version"], capture_output=True).returncode:
+        pytest.skip("no git")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("")
+    (tmp_path / "venv").mkdir()
+    (tmp_path / "venv" / "b.py").write_text("")
+    subprocess.run([*git, "add", "src"], check=True)
+    subprocess.run([*git, "commit", "-qm", "a"], check=True)
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    assert source_revision(tmp_path / "src") == head
+    # An installed copy in an untracked folder of someone's repository is not their code.
+    assert source_revision(tmp_path / "venv") is None

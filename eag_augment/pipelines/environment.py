@@ -22,16 +22,27 @@ def _cpu_model() -> str:
 
 
 def source_revision(folder: Path | str | None = None) -> str | None:
-    """Short git commit of the checkout holding ``folder`` (default: this package's source),
-    or None outside a git checkout. A sweep resumed over several commits then says which
-    commit computed each saved job, not only which one wrote the report."""
+    """Short git commit of the checkout whose tracked files include ``folder`` (default: this
+    package's source), or None: no git, no checkout, or ``folder`` untracked there (an
+    installed copy inside some other project's repository is not that project's code). A
+    sweep resumed over several commits then says which commit computed each saved job."""
     folder = Path(folder) if folder is not None else Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder,
-                             capture_output=True, text=True, check=False, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+    outputs = []
+    for command in (["ls-files", "--error-unmatch", "."], ["rev-parse", "--short", "HEAD"]):
+        try:
+            out = subprocess.run(["git", *command], cwd=folder, capture_output=True,
+                                 text=True, check=False, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if out.returncode:
+            return None
+        outputs.append(out.stdout.strip())
+    return outputs[-1] or None
+
+
+# Read once, when the package is imported: the commit of the code this process runs, even if
+# the checkout moves on while a long sweep is still saving jobs.
+_PACKAGE_REVISION = source_revision()
 
 
 def machine_info() -> dict:
@@ -56,6 +67,6 @@ def machine_info() -> dict:
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "eag_augment": eag_augment.__version__,
-        "commit": source_revision(),
+        "commit": _PACKAGE_REVISION,
         "platform": platform.platform(),
     }
