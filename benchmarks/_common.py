@@ -112,11 +112,16 @@ def sweep_spec(args: argparse.Namespace, benchmark: str, spec_file: str
                            + suffix)
 
 
+# Read at import, as the package's: a run's page names the commit it started from, even when
+# main moves on before the run writes it.
+_REVISION = source_revision(ROOT)
+
+
 def machine() -> dict:
     """What the numbers were measured on (the package's record plus the benchmarks' commit,
     date and command)."""
     return {**machine_info(), "date": time.strftime("%Y-%m-%d %H:%M"),
-            "commit": source_revision(ROOT) or "",
+            "commit": _REVISION or "",
             "command": " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:])}
 
 
