@@ -133,13 +133,17 @@ def run_machine(spec: RunSpec, resumed: list[dict]) -> dict:
             "resumed_jobs": resumed}
 
 
+def duration(seconds: float) -> str:
+    """Wall time as a page gives it: hours from 1.5 h on, minutes below."""
+    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.1f} min"
+
+
 def measured_on(info: dict, wall_s: float) -> str:
     """The line that opens a result page: hardware, commit, date, command, wall time and the
     jobs resumed from earlier runs, whose own time the wall time leaves out."""
-    took = f"{wall_s / 3600:.1f} h" if wall_s >= 5400 else f"{wall_s / 60:.1f} min"
     text = (f"Measured on {info['cpu']} ({info['cores']} cores, {info['torch_threads']} torch "
             f"thread(s) per job, native bf16: {info['native_bf16']}), commit {info['commit']}, "
-            f"{info['date']}; command `{info['command']}`; wall time {took}")
+            f"{info['date']}; command `{info['command']}`; wall time {duration(wall_s)}")
     if resumed := info.get("resumed_jobs"):
         dates = sorted(r["date"] for r in resumed)
         cpus = ", ".join(sorted({r["cpu"] for r in resumed}))

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (measured_on, run_machine, shown, sweep_parser, sweep_spec,  # noqa: E402
+from _common import (duration, measured_on, run_machine, shown, sweep_parser, sweep_spec,  # noqa: E402
                      write_json)
 
 from eag_augment.model_selection import bootstrap_r2  # noqa: E402
@@ -363,7 +363,7 @@ def join_results(tables: dict[str, pd.DataFrame], rows: pd.DataFrame, split: dic
         joined.append({"file": shown(path.resolve()),
                        "pairs": sorted([float(f), a] for f, a in new),
                        "commit": info["commit"], "date": info["date"],
-                       "command": info["command"]})
+                       "command": info["command"], "wall_s": saved.get("wall_s")})
     tables = {name: t.sort_values("train_fraction", kind="stable", ignore_index=True)
               if len(t) else t for name, t in tables.items()}
     return tables, rows.sort_values("train_fraction", kind="stable", ignore_index=True), joined
@@ -422,7 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     if joined:
         md += "\n## Pipelines joined from published results\n\n" + "".join(
             f"- {_pairs_text(j['pairs'])}: `{j['file']}` (commit {j['commit']}, {j['date']}; "
-            f"`{j['command']}`), its intervals as published\n" for j in joined)
+            f"`{j['command']}`"
+            + (f"; wall time {duration(j['wall_s'])}" if j.get("wall_s") else "")
+            + "), its intervals as published\n" for j in joined)
     (out / f"{stem}.md").write_text(md)
     write_json(out / f"{stem}.json", {
         "benchmark": "decoding_gain", "dataset": args.dataset, "profile": profile,

@@ -469,7 +469,7 @@ def _published(path: Path, pairs: list[tuple[float, str]], value: float, dataset
         "benchmark": "decoding_gain", "dataset": dataset,
         "spec": {"split": split or {"kind": "blocked", "n_folds": 5, "gap": 1}},
         "machine": {"commit": "abc1234", "date": "2026-11-27 10:00", "command": "x"},
-        "comparison": comp, "eag_versus": versus, "rows": rows}))
+        "wall_s": 3600.0 * value, "comparison": comp, "eag_versus": versus, "rows": rows}))
     return path
 
 
@@ -499,6 +499,8 @@ def test_join_adds_the_pairs_a_run_lacks_and_pairs_eag_only_within_one_file(tmp_
     assert list(zip(versus.train_fraction, versus.versus)) == [(0.05, "none")]
     assert joined[0]["pairs"] == [[0.05, "eag"], [0.05, "none"], [0.25, "eag"]]
     assert joined[1]["pairs"] == [[0.05, "jitter"]]
+    # Each source's own wall time travels with it: the page's covers only its own runs.
+    assert [j["wall_s"] for j in joined] == [1800.0, 2520.0]
     assert decoding_gain._pairs_text(joined[0]["pairs"]) == "5%: eag, none; 25%: eag"
 
 
