@@ -48,7 +48,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, shown, sweep_parser, sweep_spec, write_json  # noqa: E402
+from _common import (machine, measured_on, shown, sweep_parser, sweep_spec,  # noqa: E402
+                     write_json)
 from train_on_synthetic import SPEC_FILES  # noqa: E402
 
 from eag_augment.metrics import (conditional_rate_dispersion, residual_fano_factor,  # noqa: E402
@@ -192,10 +193,7 @@ def figure(rows: list[dict], path: Path) -> Path:
 
 
 def markdown(stem: str, rows: list[dict], info: dict, wall_s: float) -> str:
-    lines = [f"# {stem}\n",
-             f"Measured on {info['cpu']} ({info['cores']} cores, torch threads "
-             f"{info['torch_threads']}), commit {info['commit']}, {info['date']}; command "
-             f"`{info['command']}`; wall time {wall_s / 60:.1f} min.\n",
+    lines = [f"# {stem}\n", measured_on(info, wall_s),
              "Residual Fano factor: counts minus their cross-validated linear prediction from "
              "the velocity (3 bins either side), squared, over the counts; median [quartiles] "
              f"over neurons firing >= {MIN_RATE} spikes per bin in the real training trials. "
