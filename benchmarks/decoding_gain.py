@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (duration, measured_on, run_machine, shown, sweep_parser, sweep_spec,  # noqa: E402
-                     write_json)
+from _common import (duration, measured_on, run_machine, shown, sweep_parser,  # noqa: E402
+                     sweep_spec, write_json)
 
 from eag_augment.model_selection import bootstrap_r2  # noqa: E402
 from eag_augment.pipelines import (compare, comparison_markdown, load_predictions,  # noqa: E402

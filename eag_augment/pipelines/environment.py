@@ -21,23 +21,25 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _git(folder: Path, *args: str) -> str | None:
+    """Stripped stdout of ``git ARGS`` run in ``folder``, or None when git is missing or fails."""
+    try:
+        out = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True,
+                             check=False, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
 def source_revision(folder: Path | str | None = None) -> str | None:
     """Short git commit of the checkout whose tracked files include ``folder`` (default: this
     package's source), or None: no git, no checkout, or ``folder`` untracked there (an
     installed copy inside some other project's repository is not that project's code). A
     sweep resumed over several commits then says which commit computed each saved job."""
     folder = Path(folder) if folder is not None else Path(__file__).resolve().parent
-    outputs = []
-    for command in (["ls-files", "--error-unmatch", "."], ["rev-parse", "--short", "HEAD"]):
-        try:
-            out = subprocess.run(["git", *command], cwd=folder, capture_output=True,
-                                 text=True, check=False, timeout=10)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        if out.returncode:
-            return None
-        outputs.append(out.stdout.strip())
-    return outputs[-1] or None
+    if _git(folder, "ls-files", "--error-unmatch", ".") is None:
+        return None
+    return _git(folder, "rev-parse", "--short", "HEAD") or None
 
 
 # Read once, when the package is imported: the commit of the code this process runs, even if
