@@ -256,7 +256,7 @@ def score_folds(run: Path, label: str, mat: Path, folds: list[int]) -> tuple[dic
     """Predictions of the spec's fixed decoders trained on each fold's real windows plus the
     GPU's synthetic ones: {(label, guidance scale, decoder): [per-fold test predictions]},
     and the test velocities."""
-    from eag_augment.pipelines.runner import _seeded
+    from eag_augment.model_selection._tuning import _seeded
 
     spec, trials = _load(mat, run)
     predictions, targets = {}, []
@@ -279,7 +279,7 @@ def score_folds(run: Path, label: str, mat: Path, folds: list[int]) -> tuple[dic
             for name, proto in spec.decoders.items():
                 if scale != 1.0 and name != "ridge":
                     continue
-                decoder = _seeded(proto, fold, False)
+                decoder = _seeded(proto, fold)
                 decoder.fit(X, y, is_synthetic=mask)
                 predictions.setdefault((label, scale, name), []).append(
                     decoder.predict(test.spikes).astype(np.float32))

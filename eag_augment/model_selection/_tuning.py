@@ -27,11 +27,15 @@ def _takes_mask(decoder) -> bool:
     return "is_synthetic" in inspect.signature(decoder.fit).parameters
 
 
-def _seeded(estimator, seed: int):
-    """A clone with ``random_state`` = seed where it is unset (so refits are reproducible)."""
+def _seeded(estimator, seed: int, verbose: bool = False):
+    """A clone with ``random_state`` = seed where it is unset (so refits are reproducible),
+    and progress bars where ``verbose`` and the estimator has them off."""
     est = clone(estimator)
-    if est.get_params(deep=False).get("random_state", 0) is None:
+    params = est.get_params(deep=False)
+    if params.get("random_state", 0) is None:
         est.set_params(random_state=seed)
+    if verbose and params.get("verbose") == 0:
+        est.set_params(verbose=1)
     return est
 
 

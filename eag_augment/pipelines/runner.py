@@ -27,7 +27,8 @@ from sklearn.base import clone
 from eag_augment.metrics import velocity_r2
 from eag_augment.model_selection import BlockedKFold
 from eag_augment.model_selection._tuning import (_augmentations, _decoder_settings,
-                                                 _learns_unlabelled, _takes_unlabelled, _tune)
+                                                 _learns_unlabelled, _seeded, _takes_unlabelled,
+                                                 _tune)
 from eag_augment.pipelines.comparison import compare, comparison_markdown
 from eag_augment.pipelines.data import fold_split, load_dataset, subset_indices
 from eag_augment.pipelines.environment import machine_info
@@ -88,17 +89,6 @@ def _torch_threads(n: int | None):
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def _seeded(estimator, seed: int, verbose: bool):
-    """A clone with ``random_state`` = seed where unset, and progress bars when asked."""
-    est = clone(estimator)
-    params = est.get_params(deep=False)
-    if "random_state" in params and params["random_state"] is None:
-        est.set_params(random_state=seed)
-    if verbose and params.get("verbose") == 0:
-        est.set_params(verbose=1)
-    return est
 
 
 def run_job(job: Job, pool: TrialSet, tests: dict[str, TrialSet], augmenter,
@@ -221,7 +211,7 @@ def _run_job(job, pool, tests, augmenter, decoders, subset, tuning, unlabelled,
         mask = np.arange(len(X_aug)) >= train.n_trials
         for name, proto in decoders.items():
             # Decoders take seconds: the job's log line is progress enough, bars would be noise.
-            decoder = _seeded(proto, job.seed, False)
+            decoder = _seeded(proto, job.seed)
             t = time.perf_counter()
             extra = {"unlabelled": spikes_only} if spikes_only is not None \
                 and _takes_unlabelled(decoder) else {}
