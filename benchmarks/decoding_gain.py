@@ -333,11 +333,13 @@ def join_results(tables: dict[str, pd.DataFrame], rows: pd.DataFrame, split: dic
 
     Intervals are the file's, as published: the predictions they were drawn from are not in
     it. So an EAG-against-rival row is taken only where both pipelines come from that file,
-    and a pipeline's difference to the tuned baseline is the one its own run measured: join
-    only runs whose folds, seeds and decoder settings give the same baseline. Returns
-    the joined tables, the joined rows and, per source, the pairs it gave with its commit,
-    date and command. A file of another dataset or other folds is refused."""
-    joined = []
+    or one does and the other is a pair this run also measured and reproduces score for
+    score (then the file's pipeline is this run's); and a pipeline's difference to the tuned
+    baseline is the one its own run measured: join only runs whose folds, seeds and decoder
+    settings give the same baseline. Returns the joined tables, the joined rows and, per
+    source, the pairs it gave, the shared pairs it reproduces and those it does not, with
+    its commit, date and command. A file of another dataset or other folds is refused."""
+    joined, own = [], rows
     for path in sources:
         saved = json.loads(path.read_text())
         if saved.get("benchmark") != "decoding_gain" or saved.get("dataset") != dataset:
@@ -349,24 +351,40 @@ def join_results(tables: dict[str, pd.DataFrame], rows: pd.DataFrame, split: dic
         new = set(_pairs(theirs)) - set(_pairs(rows))
         if not new:
             continue
+        # This run's own pairs at the fractions the file adds to: the ones that vouch for it.
+        shared = {(f, a) for f, a in set(_pairs(theirs)) & set(_pairs(own))
+                  if f in {f for f, _ in new}}
+        same = {pair for pair in shared if _same_scores(_at(own, {pair}), _at(theirs, {pair}))}
         rows = pd.concat([rows, _at(theirs, new)], ignore_index=True)
         versus = pd.DataFrame(saved.get("eag_versus") or {"train_fraction": [], "versus": []})
         tables["comparison"] = pd.concat(
             [tables["comparison"], _at(pd.DataFrame(saved["comparison"]), new)],
             ignore_index=True)
+        # Where both pipelines are reproduced, this run measured the row itself.
         tables["eag_versus"] = pd.concat(
             [tables["eag_versus"],
-             versus[[(f, "eag") in new and (f, v) in new
+             versus[[{(f, "eag"), (f, v)} <= new | same and not {(f, "eag"), (f, v)} <= same
                      for f, v in zip(versus.train_fraction, versus.versus)]]],
             ignore_index=True)
         info = saved["machine"]
         joined.append({"file": shown(path.resolve()),
                        "pairs": sorted([float(f), a] for f, a in new),
+                       "reproduced": sorted([float(f), a] for f, a in same),
+                       "differs": sorted([float(f), a] for f, a in shared - same),
                        "commit": info["commit"], "date": info["date"],
                        "command": info["command"], "wall_s": saved.get("wall_s")})
     tables = {name: t.sort_values("train_fraction", kind="stable", ignore_index=True)
               if len(t) else t for name, t in tables.items()}
     return tables, rows.sort_values("train_fraction", kind="stable", ignore_index=True), joined
+
+
+def _same_scores(mine: pd.DataFrame, theirs: pd.DataFrame) -> bool:
+    """Whether two runs' rows of one pipeline hold the same R^2 for every seed, decoder, mode
+    and test set (to rounding: the same code on the same CPU repeats itself exactly)."""
+    keys = ["seed", "decoder", "mode", "test_set"]
+    both = mine.merge(theirs, on=keys, suffixes=("_mine", "_theirs"))
+    return (len(both) == len(mine) == len(theirs)
+            and np.allclose(both.r2_mine, both.r2_theirs, rtol=0, atol=1e-9, equal_nan=True))
 
 
 def _pairs_text(pairs: list[list]) -> str:
@@ -424,7 +442,11 @@ def main(argv: list[str] | None = None) -> int:
             f"- {_pairs_text(j['pairs'])}: `{j['file']}` (commit {j['commit']}, {j['date']}; "
             f"`{j['command']}`"
             + (f"; wall time {duration(j['wall_s'])}" if j.get("wall_s") else "")
-            + "), its intervals as published\n" for j in joined)
+            + "), its intervals as published"
+            + (f"; it reproduces this run's {_pairs_text(j['reproduced'])} score for score"
+               if j.get("reproduced") else "")
+            + (f"; **its {_pairs_text(j['differs'])} differ from this run's**"
+               if j.get("differs") else "") + "\n" for j in joined)
     (out / f"{stem}.md").write_text(md)
     write_json(out / f"{stem}.json", {
         "benchmark": "decoding_gain", "dataset": args.dataset, "profile": profile,

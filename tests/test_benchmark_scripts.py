@@ -499,9 +499,32 @@ def test_join_adds_the_pairs_a_run_lacks_and_pairs_eag_only_within_one_file(tmp_
     assert list(zip(versus.train_fraction, versus.versus)) == [(0.05, "none")]
     assert joined[0]["pairs"] == [[0.05, "eag"], [0.05, "none"], [0.25, "eag"]]
     assert joined[1]["pairs"] == [[0.05, "jitter"]]
+    # The first file's 25 % baseline is not this run's: the page says so.
+    assert (joined[0]["reproduced"], joined[0]["differs"]) == ([], [[0.25, "none"]])
     # Each source's own wall time travels with it: the page's covers only its own runs.
     assert [j["wall_s"] for j in joined] == [1800.0, 2520.0]
     assert decoding_gain._pairs_text(joined[0]["pairs"]) == "5%: eag, none; 25%: eag"
+
+
+@pytest.mark.parametrize("eag_r2, versus, reproduced, differs", [
+    (0.5, [(0.05, "jitter")], [[0.05, "eag"], [0.05, "none"]], []),
+    (0.6, [], [[0.05, "none"]], [[0.05, "eag"]])])
+def test_join_pairs_eag_with_a_joined_rival_only_where_this_run_reproduces_the_files_eag(
+        tmp_path, eag_r2, versus, reproduced, differs):
+    split = {"kind": "blocked", "n_folds": 5, "gap": 1}
+    rows = pd.DataFrame([{"train_fraction": 0.05, "seed": 0, "augmenter": a, "decoder": "ridge",
+                          "mode": "tuned", "test_set": "test", "r2": r2}
+                         for a, r2 in (("none", 0.5), ("eag", eag_r2))])
+    comparison = rows.assign(diff=0.0)[["test_set", "train_fraction", "decoder", "augmenter",
+                                        "mode", "r2", "diff"]]
+    source = _published(tmp_path / "a.json", [(0.05, "none"), (0.05, "eag"),
+                                              (0.05, "jitter")], 0.5)
+    tables, _, joined = decoding_gain.join_results(
+        {"comparison": comparison, "eag_versus": pd.DataFrame()}, rows, split, "m1", [source])
+    # EAG - none: both pipelines are this run's, so the file's row is not needed.
+    got = tables["eag_versus"]
+    assert list(zip(got.train_fraction, got.versus)) == versus
+    assert (joined[0]["reproduced"], joined[0]["differs"]) == (reproduced, differs)
 
 
 @pytest.mark.parametrize("kwargs, message", [({"dataset": "synthetic"}, "not a decoding_gain"),
