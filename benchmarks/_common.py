@@ -295,25 +295,45 @@ def select_on(decoder, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, cv,
     return fitted
 
 
+# Each augmenter keeps its colour on every page, so that pages can be compared at a glance.
+AUGMENTER_COLOURS = {"none": "k", "jitter": "C1", "encoding": "C2", "eag": "C3",
+                     "oracle": "C4", "psth": "C5", "diffusion": "C6", "langevin": "C7"}
+
+
+def augmenter_colours(names: list[str]) -> dict[str, object]:
+    """A matplotlib colour per augmenter name: the fixed one where it has one, else the next
+    spare colour (the rest of matplotlib's cycle, then the lighter halves of its tab20
+    pairs), distinct within ``names``."""
+    import matplotlib
+
+    spares = ["C0", "C8", "C9", *matplotlib.colormaps["tab20"].colors[1::2]]
+    spare = iter(spares * (1 + len(names) // len(spares)))
+    return {name: AUGMENTER_COLOURS[name] if name in AUGMENTER_COLOURS else next(spare)
+            for name in names}
+
+
 def interval_bars(panels: dict[str, pd.DataFrame], path: Path, *, x: str, hue: str,
                   xlabel: str, ylabel: str, title: str, value: str = "diff",
                   low: str = "diff_low", high: str = "diff_high",
                   hlines: dict[str, float] | None = None,
-                  ylim: tuple[float, float] | None = None) -> Path:
+                  ylim: tuple[float, float] | None = None,
+                  palette: Callable[[list[str]], dict[str, object]] | None = None) -> Path:
     """Grouped bars with 95 % interval whiskers, one panel per entry of ``panels``.
 
     Each panel's table has a row per bar: ``x`` names the group along the axis, ``hue`` the
     bar within it (one colour per hue value across panels), ``value`` its height, ``low`` /
     ``high`` its interval. ``hlines``: label -> y of dashed reference lines (0 is always
     drawn). ``ylim``: the y range shown; a bar that ends outside it has its value written at
-    the edge. The legend sits outside the axes, right of the last panel.
+    the edge. ``palette``: hue values -> their colours (:func:`augmenter_colours` where hues
+    are augmenters); by default matplotlib's cycle in order. The legend sits outside the axes,
+    right of the last panel.
     """
     import matplotlib.pyplot as plt
 
     # Groups and colours in the same places in every panel.
     groups = list(dict.fromkeys(g for t in panels.values() for g in t[x]))
     hues = list(dict.fromkeys(h for t in panels.values() for h in t[hue]))
-    colours = {h: f"C{k % 10}" for k, h in enumerate(hues)}
+    colours = palette(hues) if palette else {h: f"C{k % 10}" for k, h in enumerate(hues)}
     panel_w = max(3.6, 0.12 * len(groups) * len(hues) + 1.0)
     fig, axes = plt.subplots(1, len(panels), figsize=(1.2 + panel_w * len(panels), 3.6),
                              squeeze=False, sharey=True)

@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (duration, measured_on, run_machine, shown, sweep_parser,  # noqa: E402
-                     sweep_spec, write_json)
+from _common import (augmenter_colours, duration, measured_on, run_machine,  # noqa: E402
+                     shown, sweep_parser, sweep_spec, write_json)
 
 from eag_augment.model_selection import bootstrap_r2  # noqa: E402
 from eag_augment.pipelines import (compare, comparison_markdown, load_predictions,  # noqa: E402
@@ -159,6 +159,7 @@ def _panels(comparison: pd.DataFrame, value: str, low: str, high: str, path: Pat
     decoders = list(dict.fromkeys(part.decoder))
     augmenters = list(dict.fromkeys(part.augmenter))
     fractions = sorted(part.train_fraction.unique())
+    colours = augmenter_colours(augmenters)
     fig, axes = plt.subplots(1, len(decoders), figsize=(3.4 * len(decoders) + 1.8, 3.4),
                              squeeze=False, sharey=zero_line)
     for ax, dec in zip(axes[0], decoders):
@@ -166,9 +167,9 @@ def _panels(comparison: pd.DataFrame, value: str, low: str, high: str, path: Pat
             sub = part[(part.decoder == dec) & (part.augmenter == aug)].sort_values(
                 "train_fraction")
             x = sub.train_fraction.to_numpy() * 100 * (1 + 0.03 * (k - len(augmenters) / 2))
-            style = dict(color="k", lw=2.2, zorder=5) if aug == "none" else dict(color=f"C{k}")
+            style = dict(lw=2.2, zorder=5) if aug == "none" else {}
             ax.errorbar(x, sub[value], yerr=[sub[value] - sub[low], sub[high] - sub[value]],
-                        marker="o", ms=3.5, capsize=2, label=aug, **style)
+                        marker="o", ms=3.5, capsize=2, label=aug, color=colours[aug], **style)
         if zero_line:
             ax.axhline(0.0, color="0.4", lw=0.8)
         else:

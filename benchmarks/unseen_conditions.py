@@ -45,8 +45,8 @@ import pandas as pd
 from sklearn.base import clone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (fit_decoders, interval_bars, measured_on, run_machine, shown,  # noqa: E402
-                     sweep_parser, sweep_spec, write_json)
+from _common import (augmenter_colours, fit_decoders, interval_bars,  # noqa: E402
+                     measured_on, run_machine, shown, sweep_parser, sweep_spec, write_json)
 from decoding_gain import (TARGET_DECODERS, _interval, head_to_head, md_table,  # noqa: E402
                            ratio_choices, records)
 
@@ -210,7 +210,8 @@ def gains_figure(comparison: pd.DataFrame, top: float, path: Path, dataset: str)
         xlabel="decoder", ylabel="R^2 minus the decoder tuned\nwithout augmentation (95 % CI)",
         title=f"{dataset}: decoding gain at held-out and seen reach directions "
               f"({top:.0%} of the seen-direction pool, {int(part.n_segments.max())} folds)",
-        hlines={f"target on held-out directions (+{MIN_GAIN})": MIN_GAIN})
+        hlines={f"target on held-out directions (+{MIN_GAIN})": MIN_GAIN},
+        palette=augmenter_colours)
 
 
 def check_figure(summary: pd.DataFrame, path: Path, dataset: str) -> Path:

@@ -536,3 +536,12 @@ def test_join_refuses_results_of_another_dataset_or_other_folds(tmp_path, kwargs
         decoding_gain.join_results({"comparison": pd.DataFrame(),
                                     "eag_versus": pd.DataFrame()}, rows,
                                    {"kind": "blocked", "n_folds": 5, "gap": 1}, "m1", [source])
+
+
+def test_an_augmenter_keeps_its_colour_on_every_page_and_new_names_get_distinct_ones():
+    first = _common.augmenter_colours(["none", "eag", "jitter"])
+    second = _common.augmenter_colours(["eag_angle", "jitter", "oracle", "eag", "eag_spec"])
+    assert first["eag"] == second["eag"] and first["jitter"] == second["jitter"]
+    assert first["none"] == "k"
+    many = _common.augmenter_colours(["eag", *[f"variant{k}" for k in range(12)]])
+    assert len({str(c) for c in many.values()}) == len(many)
