@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from eag_augment._progress import duration
 from eag_augment.pipelines import RunSpec, load_spec
 from eag_augment.pipelines.environment import machine_info, source_revision
 
@@ -131,11 +132,6 @@ def run_machine(spec: RunSpec, resumed: list[dict]) -> dict:
     info = machine()
     return {**info, "torch_threads": spec.torch_threads or info["torch_threads"],
             "resumed_jobs": resumed}
-
-
-def duration(seconds: float) -> str:
-    """Wall time as a page gives it: hours from 1.5 h on, minutes below."""
-    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.1f} min"
 
 
 def measured_on(info: dict, wall_s: float) -> str:

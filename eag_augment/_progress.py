@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 
 from tqdm.auto import tqdm
 
-__all__ = ["FallbackHandler", "interactive", "progress"]
+__all__ = ["FallbackHandler", "duration", "interactive", "progress"]
 
 _LOG_EVERY_S = 30.0
 _log = logging.getLogger("eag_augment.progress")
@@ -47,6 +47,11 @@ class FallbackHandler(logging.StreamHandler):
     def emit(self, record: logging.LogRecord) -> None:
         if not logging.getLogger().handlers:
             super().emit(record)
+
+
+def duration(seconds: float) -> str:
+    """A time span as logs and result pages give it: hours from 1.5 h on, minutes below."""
+    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.1f} min"
 
 
 def interactive() -> bool:

@@ -282,3 +282,20 @@ def test_source_revision_names_only_a_checkout_that_tracks_the_folder(tmp_path):
     assert source_revision(tmp_path / "src") == head
     # An installed copy in an untracked folder of someone's repository is not their code.
     assert source_revision(tmp_path / "venv") is None
+
+
+def test_time_left_prices_each_pending_job_at_its_augmenters_mean_time():
+    from types import SimpleNamespace
+
+    from eag_augment.pipelines.runner import time_left
+
+    def job(augmenter):
+        return SimpleNamespace(augmenter=augmenter)
+
+    finished = [{"job": job("eag"), "wall_s": 600.0}, {"job": job("none"), "wall_s": 50.0},
+                {"job": job("none"), "wall_s": 70.0}]
+    pending = [job("eag"), job("none"), job("jitter")]
+    # eag 600, none 60, jitter (not seen yet) the mean of all finished, 240; on two workers.
+    assert time_left(finished, pending, 2, lambda j: j.augmenter) == pytest.approx(450.0)
+    assert time_left(finished, pending, 1) == pytest.approx(720.0)
+    assert time_left([], pending, 2) is None

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from eag_augment._progress import duration
 from eag_augment.metrics import velocity_r2
 from eag_augment.model_selection import BlockedKFold
 from eag_augment.model_selection._tuning import (_augmentations, _decoder_settings,
@@ -288,27 +289,51 @@ def parallel_backend(backend: str, n_jobs: int, scheduler: str | None = None):
 
 
 # ------------------------------------------------------------------------- a run
+def time_left(finished: list[dict], pending: list, workers: int,
+              cost_key: Callable | None = None) -> float | None:
+    """Seconds the ``pending`` jobs should take on ``workers`` workers: each at the mean wall
+    time of the ``finished`` jobs (dicts with ``"job"`` and ``"wall_s"``) of its
+    ``cost_key(job)`` (e.g. its augmenter: an EAG job costs ten of a baseline's), or of all
+    of them for a key not seen yet. None before any job has finished."""
+    if not finished:
+        return None
+    key = cost_key or (lambda job: None)
+    by_key: dict = {}
+    for done in finished:
+        by_key.setdefault(key(done["job"]), []).append(done["wall_s"])
+    overall = float(np.mean([done["wall_s"] for done in finished]))
+    total = sum(np.mean(by_key[key(job)]) if key(job) in by_key else overall for job in pending)
+    return float(total) / max(1, workers)
+
+
 def run_jobs(spec: RunSpec, jobs: list, call: Callable, store: JobStore, *, resume: bool,
-             say: Callable, report: Callable[[dict, int, int], None]
+             say: Callable, report: Callable[[dict, int, int, float | None], None]
              ) -> tuple[list[dict], list[dict]]:
     """Run the jobs that ``store`` has not finished (all of them without ``resume``) on the
     spec's backend, saving each as it ends, so that a stopped run can go on.
 
     ``call(job)`` is the ``joblib.delayed`` call that runs one job and returns its dict (with
-    ``"job"`` and ``"wall_s"``); ``report(done, n_done, n_jobs)`` logs each as it ends.
-    Returns (every job's dict in the order of ``jobs``, what the report says of the resumed
-    ones: :meth:`JobStore.describe`).
+    ``"job"`` and ``"wall_s"``); ``report(done, n_done, n_jobs, left_s)`` logs each as it
+    ends, with :func:`time_left`'s estimate of the rest (jobs of one augmenter, the store's
+    ``augmenter_of``, cost alike). Returns (every job's dict in the order of ``jobs``, what the report says of the
+    resumed ones: :meth:`JobStore.describe`).
     """
     results, todo = store.finished(jobs) if resume else ([], jobs)
     resumed = store.describe(results)
     if resume:
         say("resuming: %d of %d jobs loaded from %s", len(results), len(jobs), store.folder)
+    pending = {store.path(job): job for job in todo}
     with parallel_backend(spec.backend, spec.n_jobs, spec.scheduler) as n_jobs:
+        workers = n_jobs if n_jobs > 0 else os.cpu_count() or 1
         parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
         for done in parallel(call(job) for job in todo):
             store.save(done)
             results.append(done)
-            report(done, len(results), len(jobs))
+            pending.pop(store.path(done["job"]), None)
+            # Jobs still running count in full: the estimate errs long.
+            left = time_left(results, list(pending.values()), min(workers, max(1, len(pending))),
+                             store.augmenter_of)
+            report(done, len(results), len(jobs), left if pending else None)
     # A resumed job may differ from the one asked for in what does not change its results
     # (its figure material): order by the store's key, which leaves that out.
     order = {store.path(job): i for i, job in enumerate(jobs)}
@@ -410,12 +435,12 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1,
         len(spec.augmenter_names), len(decoders),
         ", fixed and tuned" if spec.tuning is not None else "", spec.backend, spec.n_jobs)
 
-    def report(done: dict, n_done: int, n_jobs: int) -> None:
+    def report(done: dict, n_done: int, n_jobs: int, left_s: float | None) -> None:
         first = next(iter(tests))
         scores = ", ".join(f"{r['decoder']}{'*' if r['mode'] == 'tuned' else ''} "
                            f"{r['r2']:.3f}" for r in done["rows"] if r["test_set"] == first)
-        say("[%d/%d] %s: R^2 %s (%.1f s)", n_done, n_jobs, done["job"].describe(), scores,
-            done["wall_s"])
+        say("[%d/%d] %s: R^2 %s (%.1f s%s)", n_done, n_jobs, done["job"].describe(), scores,
+            done["wall_s"], "" if left_s is None else f"; about {duration(left_s)} left")
 
     results, resumed = run_jobs(
         spec, jobs, lambda job: joblib.delayed(run_job)(job, *splits[job.seed],
