@@ -315,8 +315,8 @@ def run_jobs(spec: RunSpec, jobs: list, call: Callable, store: JobStore, *, resu
     ``call(job)`` is the ``joblib.delayed`` call that runs one job and returns its dict (with
     ``"job"`` and ``"wall_s"``); ``report(done, n_done, n_jobs, left_s)`` logs each as it
     ends, with :func:`time_left`'s estimate of the rest (jobs of one augmenter, the store's
-    ``augmenter_of``, cost alike). Returns (every job's dict in the order of ``jobs``, what the report says of the
-    resumed ones: :meth:`JobStore.describe`).
+    ``augmenter_of``, cost alike). Returns (every job's dict in the order of ``jobs``, what
+    the report says of the resumed ones: :meth:`JobStore.describe`).
     """
     results, todo = store.finished(jobs) if resume else ([], jobs)
     resumed = store.describe(results)
