@@ -330,7 +330,8 @@ def run_jobs(spec: RunSpec, jobs: list, call: Callable, store: JobStore, *, resu
             store.save(done)
             results.append(done)
             pending.pop(store.path(done["job"]), None)
-            # Jobs still running count in full: the estimate errs long.
+            # Jobs still running count in full (long), and an augmenter none of whose jobs
+            # has finished is priced at the mean of all (EAG after the baseline: short).
             left = time_left(results, list(pending.values()), min(workers, max(1, len(pending))),
                              store.augmenter_of)
             report(done, len(results), len(jobs), left if pending else None)
