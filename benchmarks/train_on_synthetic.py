@@ -45,8 +45,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (duration, fit_decoders, interval_bars, measured_on,  # noqa: E402
-                     run_machine, shown, sweep_parser, sweep_spec, write_json)
+from _common import (fit_decoders, interval_bars, measured_on, run_machine, shown,  # noqa: E402
+                     sweep_parser, sweep_spec, write_json)
 from decoding_gain import _interval, md_table, records  # noqa: E402
 
 from eag_augment.metrics import velocity_r2  # noqa: E402
@@ -207,14 +207,13 @@ def compute(spec, resume: bool = False
     jobs = [Job(f, s, src) for f in spec.train_fractions for s in spec.seeds for src in sources]
     log.info("%d jobs (%d fractions x %d folds x %d training sets); data %s", len(jobs),
              len(spec.train_fractions), len(spec.seeds), len(sources), trials)
-    def report(done: dict, n_done: int, n_jobs: int, left_s: float | None) -> None:
+    def report(done: dict, n_done: int, n_jobs: int, left: str) -> None:
         for f in done["failures"]:
             log.warning("%s: %s failed: %s", done["job"].describe(), f["decoder"], f["error"])
         tuned = ", ".join(f"{r['augmenter']}/{r['decoder']} {r['r2']:.3f}"
                           for r in done["rows"] if r["mode"] == "tuned")
-        log.info("[%d/%d] %s: tuned R^2 %s (%.1f s%s)", n_done, n_jobs,
-                 done["job"].describe(), tuned, done["wall_s"],
-                 "" if left_s is None else f"; about {duration(left_s)} left")
+        log.info("[%d/%d] %s: tuned R^2 %s (%.1f s%s)", n_done, n_jobs, done["job"].describe(),
+                 tuned, done["wall_s"], left)
 
     results, resumed = run_jobs(
         spec, jobs, lambda job: joblib.delayed(run_job)(spec, job, trials, simulator),

@@ -307,16 +307,17 @@ def time_left(finished: list[dict], pending: list, workers: int,
 
 
 def run_jobs(spec: RunSpec, jobs: list, call: Callable, store: JobStore, *, resume: bool,
-             say: Callable, report: Callable[[dict, int, int, float | None], None]
+             say: Callable, report: Callable[[dict, int, int, str], None]
              ) -> tuple[list[dict], list[dict]]:
     """Run the jobs that ``store`` has not finished (all of them without ``resume``) on the
     spec's backend, saving each as it ends, so that a stopped run can go on.
 
     ``call(job)`` is the ``joblib.delayed`` call that runs one job and returns its dict (with
-    ``"job"`` and ``"wall_s"``); ``report(done, n_done, n_jobs, left_s)`` logs each as it
-    ends, with :func:`time_left`'s estimate of the rest (jobs of one augmenter, the store's
-    ``augmenter_of``, cost alike). Returns (every job's dict in the order of ``jobs``, what
-    the report says of the resumed ones: :meth:`JobStore.describe`).
+    ``"job"`` and ``"wall_s"``); ``report(done, n_done, n_jobs, left)`` logs each as it
+    ends, ``left`` being "; about 1.2 h left" (:func:`time_left`'s estimate of the rest: jobs
+    of one augmenter, the store's ``augmenter_of``, cost alike) or "" after the last.
+    Returns (every job's dict in the order of ``jobs``, what the report says of the resumed
+    ones: :meth:`JobStore.describe`).
     """
     results, todo = store.finished(jobs) if resume else ([], jobs)
     resumed = store.describe(results)
@@ -332,9 +333,10 @@ def run_jobs(spec: RunSpec, jobs: list, call: Callable, store: JobStore, *, resu
             pending.pop(store.path(done["job"]), None)
             # Jobs still running count in full (long), and an augmenter none of whose jobs
             # has finished is priced at the mean of all (EAG after the baseline: short).
-            left = time_left(results, list(pending.values()), min(workers, max(1, len(pending))),
-                             store.augmenter_of)
-            report(done, len(results), len(jobs), left if pending else None)
+            left = time_left(results, list(pending.values()), min(workers, len(pending)),
+                             store.augmenter_of) if pending else None
+            report(done, len(results), len(jobs),
+                   "" if left is None else f"; about {duration(left)} left")
     # A resumed job may differ from the one asked for in what does not change its results
     # (its figure material): order by the store's key, which leaves that out.
     order = {store.path(job): i for i, job in enumerate(jobs)}
@@ -436,12 +438,12 @@ def run(spec: RunSpec | str | os.PathLike | dict, *, verbose: int = 1,
         len(spec.augmenter_names), len(decoders),
         ", fixed and tuned" if spec.tuning is not None else "", spec.backend, spec.n_jobs)
 
-    def report(done: dict, n_done: int, n_jobs: int, left_s: float | None) -> None:
+    def report(done: dict, n_done: int, n_jobs: int, left: str) -> None:
         first = next(iter(tests))
         scores = ", ".join(f"{r['decoder']}{'*' if r['mode'] == 'tuned' else ''} "
                            f"{r['r2']:.3f}" for r in done["rows"] if r["test_set"] == first)
         say("[%d/%d] %s: R^2 %s (%.1f s%s)", n_done, n_jobs, done["job"].describe(), scores,
-            done["wall_s"], "" if left_s is None else f"; about {duration(left_s)} left")
+            done["wall_s"], left)
 
     results, resumed = run_jobs(
         spec, jobs, lambda job: joblib.delayed(run_job)(job, *splits[job.seed],
