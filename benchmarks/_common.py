@@ -57,16 +57,17 @@ def sweep_parser(description: str, datasets: tuple[str, ...] = ("synthetic", "m1
     p.add_argument("--resume", action="store_true",
                    help="reuse the jobs an earlier run of the same settings finished (the run "
                         "folder's jobs/) and run only the rest: a stopped run goes on")
-    p.add_argument("--variant", type=_variant_name, metavar="NAME",
+    p.add_argument("--variant", type=file_name_part, metavar="NAME",
                    help="a run with other settings (--set) beside the standard one: NAME is "
                         "appended to its run folder and result files, which it leaves alone")
     return p
 
 
-def _variant_name(text: str) -> str:
+def file_name_part(text: str) -> str:
+    """An argparse type for a name appended to run folders and result files."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9_]*", text):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: a variant name is lower-case letters, digits and underscores")
+            f"{text!r}: a name for result files is lower-case letters, digits and underscores")
     return text
 
 

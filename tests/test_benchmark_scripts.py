@@ -1,6 +1,6 @@
 """The pure pieces of benchmarks/unseen_conditions.py, benchmarks/train_on_synthetic.py,
 benchmarks/seed_spread.py, benchmarks/decoding_gain.py, benchmarks/selection_rule.py,
-benchmarks/variability.py and benchmarks/paper_preset.py on tiny inputs (seconds): no benchmark is run here."""
+benchmarks/variability.py, benchmarks/paper_preset.py and benchmarks/hardware_spread.py on tiny inputs (seconds): no benchmark is run here."""
 
 import argparse
 import json
@@ -17,6 +17,7 @@ from eag_augment.pipelines.environment import source_revision
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import _common  # noqa: E402
 import decoding_gain  # noqa: E402
+import hardware_spread  # noqa: E402
 import label_scarce  # noqa: E402
 import seed_spread  # noqa: E402
 import selection_rule  # noqa: E402
@@ -545,3 +546,34 @@ def test_an_augmenter_keeps_its_colour_on_every_page_and_new_names_get_distinct_
     assert first["none"] == "k"
     many = _common.augmenter_colours(["eag", *[f"variant{k}" for k in range(12)]])
     assert len({str(c) for c in many.values()}) == len(many)
+
+
+# ------------------------------------------------------------------ hardware spread
+def test_hardware_spread_pairs_only_the_jobs_both_machines_saved(tmp_path):
+    from eag_augment.pipelines.job_store import JobStore
+    from eag_augment.pipelines.runner import Job
+
+    raw = {"name": "tiny", "sweep": {"seeds": 3}}
+
+    def save(folder, seed, r2, alpha=1):
+        rows = [{"train_fraction": 1.0, "seed": seed, "augmenter": "none", "decoder": "gru",
+                 "mode": mode, "test_set": "test", "r2": r2 + shift,
+                 "params": f'{{"alpha": {a}}}'}
+                for mode, shift, a in (("tuned", 0.0, alpha), ("fixed", -0.1, 1))]
+        JobStore(folder, raw).save({"job": Job(1.0, seed, "none"), "rows": rows, "wall_s": 1.0})
+
+    for seed in (0, 1):
+        save(tmp_path / "a", seed, 0.80)
+    save(tmp_path / "b", 0, 0.81, alpha=10)  # tuning chose another setting on machine B
+    save(tmp_path / "b", 1, 0.83)
+    save(tmp_path / "b", 2, 0.5)  # ran on machine B only
+    pairs = hardware_spread.paired_jobs(tmp_path / "a", tmp_path / "b")
+    summary = hardware_spread.summarise(hardware_spread.differences(pairs))
+    assert [(r.mode, r.n) for r in summary.itertuples()] == [("tuned", 2), ("fixed", 2)]
+    tuned = summary.set_index("mode").loc["tuned"]
+    assert tuned.mean_b == pytest.approx(0.82) and tuned.mean_diff == pytest.approx(0.02)
+    assert tuned.max_abs == pytest.approx(0.03)
+    assert summary.set_index("mode").same.to_dict() == {"tuned": 1, "fixed": 2}
+    (tmp_path / "c").mkdir()
+    with pytest.raises(SystemExit, match="share no job"):
+        hardware_spread.paired_jobs(tmp_path / "a", tmp_path / "c")

@@ -1,0 +1,101 @@
+"""How far the same jobs move from one machine to another.
+
+Run one benchmark sweep with the same spec and commit on two machines (each writes its
+finished jobs to ``<output>/jobs/<key>.joblib``; the key is the same wherever it runs), then
+give this script the two job folders. It pairs the jobs they share and reports, per decoder
+and mode, the test R^2 on each machine and their difference: what moves when only the
+hardware changes (CPU model, float summation order, a GPU for the torch decoders, which use
+``device="auto"``).
+
+Writes benchmarks/results/hardware_spread_<name>.{json,md}.
+
+    python benchmarks/hardware_spread.py RUN_A/jobs RUN_B/jobs --name NAME
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import _common
+import joblib
+import pandas as pd
+from decoding_gain import md_table
+
+KEY = ["train_fraction", "seed", "augmenter", "decoder", "mode", "test_set"]
+COLUMNS = {"decoder": "decoder", "mode": "mode", "n": "jobs", "mean_a": "mean A",
+           "mean_b": "mean B", "mean_diff": "mean B - A", "max_abs": "largest |B - A|",
+           "same": "jobs whose tuning chose the same settings"}
+
+
+def _machine(record: dict) -> str:
+    m = record["saved"]["machine"]
+    gpu = f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU"
+    return (f"{m['cpu']} ({m['cores']} cores{gpu}), torch {m['torch']}, "
+            f"commit {m.get('commit') or 'unknown'}")
+
+
+def paired_jobs(folder_a: Path, folder_b: Path) -> list[tuple[dict, dict]]:
+    """The records saved under the same key in both folders, in key order."""
+    for folder in (folder_a, folder_b):
+        if not folder.is_dir():
+            raise SystemExit(f"hardware_spread: no job folder at {folder}")
+    shared = sorted({p.name for p in folder_a.glob("*.joblib")}
+                    & {p.name for p in folder_b.glob("*.joblib")})
+    if not shared:
+        raise SystemExit(f"hardware_spread: {folder_a} and {folder_b} share no job: were they "
+                         "run with the same spec and package version?")
+    return [(joblib.load(folder_a / name), joblib.load(folder_b / name)) for name in shared]
+
+
+def differences(pairs: list[tuple[dict, dict]]) -> pd.DataFrame:
+    """One row per (job, decoder, mode, test set): R^2 and the chosen settings (``params``,
+    fixed ones for a fixed pipeline) on machine A and on machine B."""
+    a = pd.DataFrame([row for rec, _ in pairs for row in rec["rows"]])
+    b = pd.DataFrame([row for _, rec in pairs for row in rec["rows"]])
+    both = a[KEY + ["r2", "params"]].merge(b[KEY + ["r2", "params"]], on=KEY,
+                                           suffixes=("_a", "_b"), validate="one_to_one")
+    return both.assign(diff=both.r2_b - both.r2_a, same=both.params_a == both.params_b)
+
+
+def summarise(both: pd.DataFrame) -> pd.DataFrame:
+    return (both.groupby(["decoder", "mode"], sort=False)
+            .agg(n=("diff", "size"), mean_a=("r2_a", "mean"), mean_b=("r2_b", "mean"),
+                 mean_diff=("diff", "mean"), max_abs=("diff", lambda d: d.abs().max()),
+                 same=("same", "sum"))
+            .reset_index())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("jobs_a", type=Path, help="machine A's job folder (<output>/jobs)")
+    p.add_argument("jobs_b", type=Path, help="machine B's job folder")
+    p.add_argument("--name", required=True, type=_common.file_name_part,
+                   help="names the result files: hardware_spread_<name>.{json,md}")
+    p.add_argument("--out", type=Path, default=_common.RESULTS)
+    args = p.parse_args()
+    pairs = paired_jobs(args.jobs_a, args.jobs_b)
+    both = differences(pairs)
+    summary = summarise(both)
+    jobs = sorted({rec["job"].describe() for rec, _ in pairs})
+    fmt = {c: summary[c].map("{:+.4f}".format if c == "mean_diff" else "{:.4f}".format)
+           for c in ("mean_a", "mean_b", "mean_diff", "max_abs")}
+    lines = [f"# The same jobs on two machines: {args.name}", "",
+             f"- A: {_machine(pairs[0][0])}", f"- B: {_machine(pairs[0][1])}",
+             f"- {len(pairs)} jobs saved under the same key on both: " + "; ".join(jobs), "",
+             "Test R^2 per decoder and mode, mean over the jobs; the difference is paired by "
+             "job.", "", md_table(summary.assign(**fmt), COLUMNS), "",
+             f"Command: `python benchmarks/hardware_spread.py {args.jobs_a} {args.jobs_b} "
+             f"--name {args.name}`."]
+    args.out.mkdir(parents=True, exist_ok=True)
+    _common.write_json(args.out / f"hardware_spread_{args.name}.json",
+                       {"machine_a": pairs[0][0]["saved"]["machine"],
+                        "machine_b": pairs[0][1]["saved"]["machine"], "jobs": jobs,
+                        "rows": both.to_dict(orient="records"),
+                        "summary": summary.to_dict(orient="records")})
+    (args.out / f"hardware_spread_{args.name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
