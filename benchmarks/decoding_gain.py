@@ -425,13 +425,14 @@ def main(argv: list[str] | None = None) -> int:
     written = {
         "curves": _panels(comparison, "r2", "r2_low", "r2_high", out / f"{stem}_curves.png",
                           "test R^2 (95 % CI)", f"{args.dataset}: tuned pipelines "
-                          "(black: the tuned baseline)", zero_line=False),
-        "gains": _panels(comparison[comparison.augmenter != "none"], "diff", "diff_low",
-                         "diff_high", out / f"{stem}_gains.png",
-                         "R^2 minus the tuned baseline (95 % CI)",
-                         f"{args.dataset}: gain over the same decoder tuned without "
-                         "augmentation", zero_line=True),
-    }
+                          "(black: the tuned baseline)", zero_line=False)}
+    augmented = comparison[comparison.augmenter != "none"]
+    if len(augmented):  # a sweep of the baseline alone has no gains to draw
+        written["gains"] = _panels(augmented, "diff", "diff_low", "diff_high",
+                                   out / f"{stem}_gains.png",
+                                   "R^2 minus the tuned baseline (95 % CI)",
+                                   f"{args.dataset}: gain over the same decoder tuned without "
+                                   "augmentation", zero_line=True)
     for key in ("statistics", "rasters"):
         src = spec.output / f"{key}.png"
         if src.exists():
