@@ -558,8 +558,9 @@ def test_hardware_spread_pairs_only_the_jobs_both_machines_saved(tmp_path):
     def save(folder, seed, r2, alpha=1):
         rows = [{"train_fraction": 1.0, "seed": seed, "augmenter": "none", "decoder": "gru",
                  "mode": mode, "test_set": "test", "r2": r2 + shift,
-                 "params": f'{{"alpha": {a}}}'}
-                for mode, shift, a in (("tuned", 0.0, alpha), ("fixed", -0.1, 1))]
+                 "params": params}
+                for mode, shift, params in (("tuned", 0.0, f'{{"alpha": {alpha}}}'),
+                                            ("fixed", -0.1, None))]
         JobStore(folder, raw).save({"job": Job(1.0, seed, "none"), "rows": rows, "wall_s": 1.0})
 
     for seed in (0, 1):
@@ -573,7 +574,16 @@ def test_hardware_spread_pairs_only_the_jobs_both_machines_saved(tmp_path):
     tuned = summary.set_index("mode").loc["tuned"]
     assert tuned.mean_b == pytest.approx(0.82) and tuned.mean_diff == pytest.approx(0.02)
     assert tuned.max_abs == pytest.approx(0.03)
-    assert summary.set_index("mode").same.to_dict() == {"tuned": 1, "fixed": 2}
+    assert tuned.same == 1 and np.isnan(summary.set_index("mode").same["fixed"])
     (tmp_path / "c").mkdir()
     with pytest.raises(SystemExit, match="share no job"):
         hardware_spread.paired_jobs(tmp_path / "a", tmp_path / "c")
+
+
+def test_a_sweep_of_the_baseline_alone_reports_without_a_gains_figure(tmp_path):
+    assert decoding_gain.main([
+        "--quick", "--out", str(tmp_path), "--threads", "1", "--set", "sweep.seeds=2",
+        "--set", 'sweep.augmenters=["none"]', "--set", f'output="{tmp_path / "run"}"']) == 0
+    written = json.loads((tmp_path / "decoding_gain_synthetic_quick.json").read_text())
+    assert set(written["figures"]) == {"curves"}
+    assert {r["augmenter"] for r in written["rows"]} == {"none"}
