@@ -9,7 +9,7 @@ hardware changes (CPU model, float summation order, a GPU for the torch decoders
 
 Writes benchmarks/results/hardware_spread_<name>.{json,md}.
 
-    python benchmarks/hardware_spread.py RUN_A/jobs RUN_B/jobs --name NAME
+    python benchmarks/hardware_spread.py RUN_A/jobs RUN_B/jobs --name NAME [--about TEXT]
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ KEY = ["train_fraction", "seed", "augmenter", "decoder", "mode", "test_set"]
 COLUMNS = {"decoder": "decoder", "mode": "mode", "n": "jobs", "mean_a": "mean A",
            "mean_b": "mean B", "mean_diff": "mean B - A", "max_abs": "largest |B - A|",
            "same": "jobs whose tuning chose the same settings"}
+FORMATS = {"mean_a": "{:.4f}", "mean_b": "{:.4f}", "mean_diff": "{:+.4f}",
+           # tiny differences (float reordering) stay visible, not rounded to 0.0000
+           "max_abs": "{:.2g}", "same": "{:.0f}"}
 
 
 def _machine(record: dict) -> str:
@@ -49,20 +52,23 @@ def paired_jobs(folder_a: Path, folder_b: Path) -> list[tuple[dict, dict]]:
 
 
 def differences(pairs: list[tuple[dict, dict]]) -> pd.DataFrame:
-    """One row per (job, decoder, mode, test set): R^2 and the chosen settings (``params``,
-    fixed ones for a fixed pipeline) on machine A and on machine B."""
+    """One row per (job, decoder, mode, test set): R^2 and the settings tuning chose
+    (``params``; None for a fixed pipeline) on machine A and on machine B; ``same`` is NaN
+    where nothing was tuned."""
     a = pd.DataFrame([row for rec, _ in pairs for row in rec["rows"]])
     b = pd.DataFrame([row for _, rec in pairs for row in rec["rows"]])
     both = a[KEY + ["r2", "params"]].merge(b[KEY + ["r2", "params"]], on=KEY,
                                            suffixes=("_a", "_b"), validate="one_to_one")
-    return both.assign(diff=both.r2_b - both.r2_a, same=both.params_a == both.params_b)
+    tuned = both.params_a.notna() | both.params_b.notna()
+    same = (both.params_a == both.params_b).astype(float).where(tuned)
+    return both.assign(diff=both.r2_b - both.r2_a, same=same)
 
 
 def summarise(both: pd.DataFrame) -> pd.DataFrame:
     return (both.groupby(["decoder", "mode"], sort=False)
             .agg(n=("diff", "size"), mean_a=("r2_a", "mean"), mean_b=("r2_b", "mean"),
                  mean_diff=("diff", "mean"), max_abs=("diff", lambda d: d.abs().max()),
-                 same=("same", "sum"))
+                 same=("same", lambda s: s.sum(min_count=1)))
             .reset_index())
 
 
@@ -72,25 +78,29 @@ def main() -> None:
     p.add_argument("jobs_b", type=Path, help="machine B's job folder")
     p.add_argument("--name", required=True, type=_common.file_name_part,
                    help="names the result files: hardware_spread_<name>.{json,md}")
+    p.add_argument("--about", default="",
+                   help="how each machine ran its jobs (command, jobs at a time), for the page")
     p.add_argument("--out", type=Path, default=_common.RESULTS)
     args = p.parse_args()
     pairs = paired_jobs(args.jobs_a, args.jobs_b)
     both = differences(pairs)
     summary = summarise(both)
     jobs = sorted({rec["job"].describe() for rec, _ in pairs})
-    fmt = {c: summary[c].map("{:+.4f}".format if c == "mean_diff" else "{:.4f}".format)
-           for c in ("mean_a", "mean_b", "mean_diff", "max_abs")}
+    fmt = {c: summary[c].map(f.format, na_action="ignore").fillna("fixed")
+           for c, f in FORMATS.items()}
     lines = [f"# The same jobs on two machines: {args.name}", "",
              f"- A: {_machine(pairs[0][0])}", f"- B: {_machine(pairs[0][1])}",
-             f"- {len(pairs)} jobs saved under the same key on both: " + "; ".join(jobs), "",
+             f"- {len(pairs)} jobs saved under the same key on both: " + "; ".join(jobs),
+             *([f"- {args.about}"] if args.about else []), "",
              "Test R^2 per decoder and mode, mean over the jobs; the difference is paired by "
              "job.", "", md_table(summary.assign(**fmt), COLUMNS), "",
              f"Command: `python benchmarks/hardware_spread.py {args.jobs_a} {args.jobs_b} "
-             f"--name {args.name}`."]
+             f"--name {args.name}`" + (" --about '...'" if args.about else "") + "."]
     args.out.mkdir(parents=True, exist_ok=True)
     _common.write_json(args.out / f"hardware_spread_{args.name}.json",
                        {"machine_a": pairs[0][0]["saved"]["machine"],
-                        "machine_b": pairs[0][1]["saved"]["machine"], "jobs": jobs,
+                        "machine_b": pairs[0][1]["saved"]["machine"], "about": args.about,
+                        "jobs": jobs,
                         "rows": both.to_dict(orient="records"),
                         "summary": summary.to_dict(orient="records")})
     (args.out / f"hardware_spread_{args.name}.md").write_text("\n".join(lines) + "\n")
