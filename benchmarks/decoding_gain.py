@@ -5,6 +5,7 @@
     python benchmarks/decoding_gain.py --profile medium     # fewer fractions (see the spec)
     python benchmarks/decoding_gain.py --quick              # end-to-end check, numbers meaningless
     python benchmarks/decoding_gain.py --dataset m1 --report-only   # tables from the last run
+    python benchmarks/decoding_gain.py --redraw benchmarks/results/decoding_gain_m1.json
 
 The sweep is declared in benchmarks/specs/decoding_gain_<dataset>.toml and run by
 :func:`eag_augment.pipelines.run`: five outer folds (blocked: each fold tests on one fifth of
@@ -18,8 +19,9 @@ This script adds: EAG against every other augmenter (paired, tuned), the share o
 oracle's gain EAG captures (simulated data), how often the tuned pipelines chose to augment,
 the targets of issues 9 and 13 judged by their 95 % intervals, and the figures. Writes
 benchmarks/results/decoding_gain_<dataset>[_<profile>].json / .md and _curves.png (tuned
-R^2 learning curves), _gains.png (differences to the tuned baselines), _statistics.png /
-_rasters.png (real vs generated trials).
+R^2 learning curves), _gains.png (each tuned pipeline minus the best decoder tuned without
+augmentation), _statistics.png / _rasters.png (real vs generated trials). ``--redraw``
+redraws the curves and gains of a published result from its JSON alone.
 """
 
 from __future__ import annotations
@@ -279,6 +281,10 @@ def build_parser(description: str | None = None,
                         "pairs this run lacks, each from the first file that has it; their "
                         "intervals are taken as published, nothing is recomputed (repeatable; "
                         "for runs whose folders are gone)")
+    p.add_argument("--redraw", type=Path, metavar="RESULT_JSON",
+                   help="redraw the curves and gains figures of a published result "
+                        "(benchmarks/results/decoding_gain_*.json) from its tables, beside it, "
+                        "and stop: no run folder needed")
     return p
 
 
@@ -396,8 +402,36 @@ def _pairs_text(pairs: list[list]) -> str:
     return "; ".join(f"{f:.0%}: {', '.join(a)}" for f, a in by_fraction.items())
 
 
+def draw(comparison: pd.DataFrame, out: Path, stem: str, dataset: str) -> dict[str, Path]:
+    """The learning curves of the tuned pipelines and their gains over the best decoder tuned
+    without augmentation (the baseline to beat), as ``out/<stem>_{curves,gains}.png``."""
+    written = {
+        "curves": _panels(comparison, "r2", "r2_low", "r2_high", out / f"{stem}_curves.png",
+                          "test R^2 (95 % CI)", f"{dataset}: tuned pipelines "
+                          "(black: the decoder tuned without augmentation)", zero_line=False)}
+    augmented = comparison[comparison.augmenter != "none"]
+    if len(augmented):  # a sweep of the baseline alone has no gains to draw
+        written["gains"] = _panels(
+            augmented, "diff_best", "diff_best_low", "diff_best_high", out / f"{stem}_gains.png",
+            "R^2 minus the best decoder\ntuned without augmentation (95 % CI)",
+            f"{dataset}: gain over the best decoder tuned without augmentation (0: the "
+            "baseline to beat; a gain counts where the interval lies above it)", zero_line=True)
+    return written
+
+
+def redraw(path: Path) -> dict[str, Path]:
+    """Redraw a published result's figures beside it, from the tables in its JSON."""
+    saved = json.loads(path.read_text())
+    if saved.get("benchmark") != "decoding_gain":
+        raise SystemExit(f"--redraw {path}: not a decoding_gain result")
+    return draw(pd.DataFrame(saved["comparison"]), path.parent, path.stem, saved["dataset"])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.redraw:
+        print("wrote " + ", ".join(shown(p) for p in redraw(args.redraw).values()))
+        return 0
     if (setting := sweep_spec(args, "decoding_gain", f"decoding_gain_{args.dataset}.toml")) is None:
         return 0
     spec, profile, stem = setting
@@ -422,17 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     capture = oracle_capture(comparison) if "oracle" in spec.augmenter_names else None
     choices = ratio_choices(rows)
     checks = check_targets(comparison, versus, capture, args.dataset)
-    written = {
-        "curves": _panels(comparison, "r2", "r2_low", "r2_high", out / f"{stem}_curves.png",
-                          "test R^2 (95 % CI)", f"{args.dataset}: tuned pipelines "
-                          "(black: the tuned baseline)", zero_line=False)}
-    augmented = comparison[comparison.augmenter != "none"]
-    if len(augmented):  # a sweep of the baseline alone has no gains to draw
-        written["gains"] = _panels(augmented, "diff", "diff_low", "diff_high",
-                                   out / f"{stem}_gains.png",
-                                   "R^2 minus the tuned baseline (95 % CI)",
-                                   f"{args.dataset}: gain over the same decoder tuned without "
-                                   "augmentation", zero_line=True)
+    written = draw(comparison, out, stem, args.dataset)
     for key in ("statistics", "rasters"):
         src = spec.output / f"{key}.png"
         if src.exists():

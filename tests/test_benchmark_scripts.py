@@ -587,3 +587,18 @@ def test_a_sweep_of_the_baseline_alone_reports_without_a_gains_figure(tmp_path):
     written = json.loads((tmp_path / "decoding_gain_synthetic_quick.json").read_text())
     assert set(written["figures"]) == {"curves"}
     assert {r["augmenter"] for r in written["rows"]} == {"none"}
+
+
+@pytest.mark.parametrize("module, name, figures", [
+    (decoding_gain, "decoding_gain_synthetic_medium_f50", ["curves", "gains"]),
+    (uc, "unseen_conditions_synthetic_medium", ["check", "gains"])])
+def test_redraw_draws_a_published_result_beside_its_json_and_refuses_another(
+        tmp_path, module, name, figures):
+    published = tmp_path / f"{name}.json"
+    published.write_text((_common.RESULTS / f"{name}.json").read_text())
+    assert module.main(["--redraw", str(published)]) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [f"{name}_{f}.png" for f in figures]
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"benchmark": "seed_spread"}))
+    with pytest.raises(SystemExit, match="not a"):
+        module.main(["--redraw", str(other)])
