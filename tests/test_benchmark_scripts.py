@@ -591,7 +591,8 @@ def test_a_sweep_of_the_baseline_alone_reports_without_a_gains_figure(tmp_path):
 
 @pytest.mark.parametrize("module, name, figures", [
     (decoding_gain, "decoding_gain_synthetic_medium_f50", ["curves", "gains"]),
-    (uc, "unseen_conditions_synthetic_medium", ["check", "gains"])])
+    (uc, "unseen_conditions_synthetic_medium", ["check", "gains"]),
+    (label_scarce, "label_scarce_m1", ["gains"])])
 def test_redraw_draws_a_published_result_beside_its_json_and_refuses_another(
         tmp_path, module, name, figures):
     published = tmp_path / f"{name}.json"
