@@ -603,3 +603,8 @@ def test_redraw_draws_a_published_result_beside_its_json_and_refuses_another(
     other.write_text(json.dumps({"benchmark": "seed_spread"}))
     with pytest.raises(SystemExit, match="not a"):
         module.main(["--redraw", str(other)])
+
+
+def test_label_scarce_refuses_join_rather_than_ignoring_it(tmp_path):
+    with pytest.raises(SystemExit, match="--join is not supported"):
+        label_scarce.main(["--join", str(tmp_path / "decoding_gain_m1.json")])
