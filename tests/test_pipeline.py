@@ -287,7 +287,7 @@ def test_source_revision_names_only_a_checkout_that_tracks_the_folder(tmp_path):
 def test_time_left_prices_each_pending_job_at_its_augmenters_mean_time():
     from types import SimpleNamespace
 
-    from eag_augment.pipelines.runner import time_left
+    from eag_augment.pipelines.runner import left_text, time_left
 
     def job(augmenter):
         return SimpleNamespace(augmenter=augmenter)
@@ -298,4 +298,8 @@ def test_time_left_prices_each_pending_job_at_its_augmenters_mean_time():
     # eag 600, none 60, jitter (not seen yet) the mean of all finished, 240; on two workers.
     assert time_left(finished, pending, 2, lambda j: j.augmenter) == pytest.approx(450.0)
     assert time_left(finished, pending, 1) == pytest.approx(720.0)
+    assert left_text(finished, pending, 2, lambda j: j.augmenter) == \
+        "; about 7.5 min left (not timed yet: jitter)"
+    assert left_text(finished, pending[:2], 2, lambda j: j.augmenter) == "; about 5.5 min left"
+    assert left_text(finished, [], 2, lambda j: j.augmenter) == ""
     assert time_left([], pending, 2) is None

@@ -306,6 +306,19 @@ def time_left(finished: list[dict], pending: list, workers: int,
     return float(total) / max(1, workers)
 
 
+def left_text(finished: list[dict], pending: list, workers: int, cost_key: Callable) -> str:
+    """'; about 1.2 h left' (:func:`time_left`), naming the keys not timed yet, whose jobs
+    are priced at the mean of all (EAG after the baseline: too short); '' when none pend.
+    Jobs still running count in full, so the estimate errs long there."""
+    left = time_left(finished, pending, workers, cost_key) if pending else None
+    if left is None:
+        return ""
+    timed = {cost_key(done["job"]) for done in finished}
+    untimed = sorted({str(cost_key(job)) for job in pending if cost_key(job) not in timed})
+    return f"; about {duration(left)} left" + (
+        f" (not timed yet: {', '.join(untimed)})" if untimed else "")
+
+
 def run_jobs(spec: RunSpec, jobs: list, call: Callable, store: JobStore, *, resume: bool,
              say: Callable, report: Callable[[dict, int, int, str], None]
              ) -> tuple[list[dict], list[dict]]:
@@ -314,8 +327,8 @@ def run_jobs(spec: RunSpec, jobs: list, call: Callable, store: JobStore, *, resu
 
     ``call(job)`` is the ``joblib.delayed`` call that runs one job and returns its dict (with
     ``"job"`` and ``"wall_s"``); ``report(done, n_done, n_jobs, left)`` logs each as it
-    ends, ``left`` being "; about 1.2 h left" (:func:`time_left`'s estimate of the rest: jobs
-    of one augmenter, the store's ``augmenter_of``, cost alike) or "" after the last.
+    ends, ``left`` being "; about 1.2 h left" (:func:`left_text`: jobs of one augmenter, the
+    store's ``augmenter_of``, cost alike) or "" after the last.
     Returns (every job's dict in the order of ``jobs``, what the report says of the resumed
     ones: :meth:`JobStore.describe`).
     """
@@ -331,12 +344,9 @@ def run_jobs(spec: RunSpec, jobs: list, call: Callable, store: JobStore, *, resu
             store.save(done)
             results.append(done)
             pending.pop(store.path(done["job"]), None)
-            # Jobs still running count in full (long), and an augmenter none of whose jobs
-            # has finished is priced at the mean of all (EAG after the baseline: short).
-            left = time_left(results, list(pending.values()), min(workers, len(pending)),
-                             store.augmenter_of) if pending else None
             report(done, len(results), len(jobs),
-                   "" if left is None else f"; about {duration(left)} left")
+                   left_text(results, list(pending.values()), min(workers, len(pending)),
+                             store.augmenter_of))
     # A resumed job may differ from the one asked for in what does not change its results
     # (its figure material): order by the store's key, which leaves that out.
     order = {store.path(job): i for i, job in enumerate(jobs)}
