@@ -2,10 +2,10 @@
 
 Run one benchmark sweep with the same spec and commit on two machines (each writes its
 finished jobs to ``<output>/jobs/<key>.joblib``; the key is the same wherever it runs), then
-give this script the two job folders. It pairs the jobs they share and reports, per decoder
-and mode, the test R^2 on each machine and their difference: what moves when only the
+give this script the two job folders. It pairs the jobs they share and reports, per augmenter,
+decoder and mode, the test R^2 on each machine and their difference: what moves when only the
 hardware changes (CPU model, float summation order, a GPU for the torch decoders, which use
-``device="auto"``).
+``device="auto"``). hardware_probe.py writes such a folder from one EAG fit in minutes.
 
 Writes benchmarks/results/hardware_spread_<name>.{json,md}.
 
@@ -23,7 +23,7 @@ import pandas as pd
 from decoding_gain import md_table
 
 KEY = ["train_fraction", "seed", "augmenter", "decoder", "mode", "test_set"]
-COLUMNS = {"decoder": "decoder", "mode": "mode", "n": "jobs", "mean_a": "mean A",
+COLUMNS = {"augmenter": "augmenter", "decoder": "decoder", "mode": "mode", "n": "jobs", "mean_a": "mean A",
            "mean_b": "mean B", "mean_diff": "mean B - A", "max_abs": "largest |B - A|",
            "same": "jobs whose tuning chose the same settings"}
 FORMATS = {"mean_a": "{:.4f}", "mean_b": "{:.4f}", "mean_diff": "{:+.4f}",
@@ -65,7 +65,7 @@ def differences(pairs: list[tuple[dict, dict]]) -> pd.DataFrame:
 
 
 def summarise(both: pd.DataFrame) -> pd.DataFrame:
-    return (both.groupby(["decoder", "mode"], sort=False)
+    return (both.groupby(["augmenter", "decoder", "mode"], sort=False)
             .agg(n=("diff", "size"), mean_a=("r2_a", "mean"), mean_b=("r2_b", "mean"),
                  mean_diff=("diff", "mean"), max_abs=("diff", lambda d: d.abs().max()),
                  same=("same", lambda s: s.sum(min_count=1)))
@@ -86,14 +86,14 @@ def main() -> None:
     both = differences(pairs)
     summary = summarise(both)
     jobs = sorted({rec["job"].describe() for rec, _ in pairs})
-    fmt = {c: summary[c].map(f.format, na_action="ignore").fillna("fixed")
+    fmt = {c: summary[c].map(f.format, na_action="ignore").astype(object).fillna("fixed")
            for c, f in FORMATS.items()}
     lines = [f"# The same jobs on two machines: {args.name}", "",
              f"- A: {_machine(pairs[0][0])}", f"- B: {_machine(pairs[0][1])}",
              f"- {len(pairs)} jobs saved under the same key on both: " + "; ".join(jobs),
              *([f"- {args.about}"] if args.about else []), "",
-             "Test R^2 per decoder and mode, mean over the jobs; the difference is paired by "
-             "job.", "", md_table(summary.assign(**fmt), COLUMNS), "",
+             "Test R^2 per augmenter, decoder and mode, mean over the jobs; the difference is "
+             "paired by job.", "", md_table(summary.assign(**fmt), COLUMNS), "",
              f"Command: `python benchmarks/hardware_spread.py {args.jobs_a} {args.jobs_b} "
              f"--name {args.name}`" + (" --about '...'" if args.about else "") + "."]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -570,7 +570,8 @@ def test_hardware_spread_pairs_only_the_jobs_both_machines_saved(tmp_path):
     save(tmp_path / "b", 2, 0.5)  # ran on machine B only
     pairs = hardware_spread.paired_jobs(tmp_path / "a", tmp_path / "b")
     summary = hardware_spread.summarise(hardware_spread.differences(pairs))
-    assert [(r.mode, r.n) for r in summary.itertuples()] == [("tuned", 2), ("fixed", 2)]
+    assert [(r.augmenter, r.mode, r.n) for r in summary.itertuples()] == [
+        ("none", "tuned", 2), ("none", "fixed", 2)]
     tuned = summary.set_index("mode").loc["tuned"]
     assert tuned.mean_b == pytest.approx(0.82) and tuned.mean_diff == pytest.approx(0.02)
     assert tuned.max_abs == pytest.approx(0.03)
