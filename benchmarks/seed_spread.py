@@ -3,7 +3,7 @@
 The same seed gives other numbers on another CPU: float32 sums are reordered, and over a few
 thousand optimiser steps a generator's training then follows another path, as it does with
 another random seed. This project has one kind of CPU, so it cannot measure a generator's
-CPU-to-CPU spread directly (hardware_spread.py compares the jobs two machines ran); this
+CPU-to-CPU spread here (hardware_probe.py measured one fit against another machine); this
 script measures what bounds it on the job behind the README's M1 headline (decoding_gain_m1's spec, 10 % of the training time, outer fold 0):
 
 - EAG fitted with 5 random seeds (float32, the benchmarks' setting), each augmenting

@@ -549,7 +549,7 @@ def test_an_augmenter_keeps_its_colour_on_every_page_and_new_names_get_distinct_
 
 
 # ------------------------------------------------------------------ hardware spread
-def test_hardware_spread_pairs_only_the_jobs_both_machines_saved(tmp_path):
+def test_hardware_spread_pairs_only_the_jobs_both_machines_saved(tmp_path, monkeypatch):
     from eag_augment.pipelines.job_store import JobStore
     from eag_augment.pipelines.runner import Job
 
@@ -579,6 +579,11 @@ def test_hardware_spread_pairs_only_the_jobs_both_machines_saved(tmp_path):
     (tmp_path / "c").mkdir()
     with pytest.raises(SystemExit, match="share no job"):
         hardware_spread.paired_jobs(tmp_path / "a", tmp_path / "c")
+    monkeypatch.setattr(sys, "argv", ["hardware_spread.py", *(str(tmp_path / m) for m in "abb"),
+                                      "--name", "t", "--out", str(tmp_path / "out")])
+    hardware_spread.main()
+    page = (tmp_path / "out" / "hardware_spread_t.md").read_text()
+    assert "- B: " in page and "- C: " in page and "| C | none | gru | tuned | 2 |" in page
 
 
 def test_a_sweep_of_the_baseline_alone_reports_without_a_gains_figure(tmp_path):
