@@ -63,6 +63,21 @@ def sweep_parser(description: str, datasets: tuple[str, ...] = ("synthetic", "m1
     return p
 
 
+def add_redraw(p: argparse.ArgumentParser, results: str) -> None:
+    """The --redraw option of a script that can draw its figures from its published JSON."""
+    p.add_argument("--redraw", type=Path, metavar="RESULT_JSON",
+                   help=f"redraw the figures of a published result ({results}) from its "
+                        "tables, beside it, and stop: no run folder needed")
+
+
+def published(path: Path, benchmark: str) -> dict:
+    """A result file ``benchmark`` wrote (benchmarks/results/<stem>.json), for --redraw."""
+    saved = json.loads(path.read_text())
+    if saved.get("benchmark") != benchmark:
+        raise SystemExit(f"--redraw {path}: not a {benchmark} result")
+    return saved
+
+
 def file_name_part(text: str) -> str:
     """An argparse type for a name appended to run folders and result files."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9_]*", text):

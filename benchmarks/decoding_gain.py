@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (augmenter_colours, duration, measured_on, run_machine,  # noqa: E402
-                     shown, sweep_parser, sweep_spec, write_json)
+from _common import (add_redraw, augmenter_colours, duration, measured_on,  # noqa: E402
+                     published, run_machine, shown, sweep_parser, sweep_spec, write_json)
 
 from eag_augment.model_selection import bootstrap_r2  # noqa: E402
 from eag_augment.pipelines import (compare, comparison_markdown, load_predictions,  # noqa: E402
@@ -266,7 +266,10 @@ def records(df: pd.DataFrame | None) -> list[dict]:
 
 # -------------------------------------------------------------------------------- main
 def build_parser(description: str | None = None,
-                 datasets: tuple[str, ...] = ("synthetic", "m1")):
+                 datasets: tuple[str, ...] = ("synthetic", "m1"),
+                 benchmark: str = "decoding_gain"):
+    """This script's options; another script reusing them (label_scarce) names itself as
+    ``benchmark``: its result files are the ones --redraw takes, and --join stays ours."""
     p = sweep_parser(description or __doc__.split("\n\n")[0], datasets)
     p.add_argument("--merge", type=merge_source, action="append", default=[],
                    metavar="RUN_DIR[:AUG=NAME,...]",
@@ -275,16 +278,15 @@ def build_parser(description: str | None = None,
                         "sweep.augmenters) at the (fraction, augmenter) pairs this run lacks "
                         "(repeatable); ':eag=eag_spec' renames that run's augmenter eag first, "
                         "so that a variant's EAG is compared with the standard run's")
-    p.add_argument("--join", type=Path, action="append", default=[], metavar="RESULT_JSON",
-                   help="add the tables of a published result of the same dataset and folds "
-                        "(benchmarks/results/decoding_gain_*.json) at the (fraction, augmenter) "
-                        "pairs this run lacks, each from the first file that has it; their "
-                        "intervals are taken as published, nothing is recomputed (repeatable; "
-                        "for runs whose folders are gone)")
-    p.add_argument("--redraw", type=Path, metavar="RESULT_JSON",
-                   help="redraw the curves and gains figures of a published result "
-                        "(benchmarks/results/decoding_gain_*.json) from its tables, beside it, "
-                        "and stop: no run folder needed")
+    if benchmark == "decoding_gain":
+        p.add_argument("--join", type=Path, action="append", default=[],
+                       metavar="RESULT_JSON",
+                       help="add the tables of a published result of the same dataset and "
+                            "folds (benchmarks/results/decoding_gain_*.json) at the (fraction, "
+                            "augmenter) pairs this run lacks, each from the first file that "
+                            "has it; their intervals are taken as published, nothing is "
+                            "recomputed (repeatable; for runs whose folders are gone)")
+    add_redraw(p, f"benchmarks/results/{benchmark}_*.json")
     return p
 
 
@@ -421,9 +423,7 @@ def draw(comparison: pd.DataFrame, out: Path, stem: str, dataset: str) -> dict[s
 
 def redraw(path: Path) -> dict[str, Path]:
     """Redraw a published result's figures beside it, from the tables in its JSON."""
-    saved = json.loads(path.read_text())
-    if saved.get("benchmark") != "decoding_gain":
-        raise SystemExit(f"--redraw {path}: not a decoding_gain result")
+    saved = published(path, "decoding_gain")
     return draw(pd.DataFrame(saved["comparison"]), path.parent, path.stem, saved["dataset"])
 
 

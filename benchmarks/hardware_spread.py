@@ -4,8 +4,9 @@ Run one benchmark sweep with the same spec and commit on two or more machines (e
 its finished jobs to ``<output>/jobs/<key>.joblib``; the key is the same wherever it runs),
 then give this script the job folders, machine A's first. It pairs the jobs each shares with
 A's and reports, per augmenter, decoder and mode, the test R^2 on each machine and the
-difference to A: what moves when only the hardware changes (CPU model, float summation order, a GPU for the torch decoders, which use
-``device="auto"``). hardware_probe.py writes such a folder from one EAG fit in minutes.
+difference to A: what moves when only the hardware changes (CPU model, float summation
+order, a GPU for the torch decoders, which use ``device="auto"``). hardware_probe.py writes
+such a folder from one EAG fit in about a minute.
 
 Writes benchmarks/results/hardware_spread_<name>.{json,md}.
 

@@ -26,7 +26,8 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, run_machine, shown, sweep_spec, write_json  # noqa: E402
+from _common import (ROOT, published, run_machine, shown, sweep_spec,  # noqa: E402
+                     write_json)
 from decoding_gain import (_panels, build_parser,  # noqa: E402
                            check_targets, head_to_head, merge_runs, ratio_choices, records,
                            report_markdown)
@@ -108,13 +109,10 @@ def gains_figure(comparison: pd.DataFrame, path: Path) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser(__doc__.splitlines()[0], datasets=("m1",)).parse_args(argv)
-    if args.join:
-        raise SystemExit("label_scarce: --join is not supported (use --merge RUN_DIR)")
+    args = build_parser(__doc__.splitlines()[0], datasets=("m1",),
+                        benchmark="label_scarce").parse_args(argv)
     if args.redraw:
-        saved = json.loads(args.redraw.read_text())
-        if saved.get("benchmark") != "label_scarce":
-            raise SystemExit(f"--redraw {args.redraw}: not a label_scarce result")
+        saved = published(args.redraw, "label_scarce")
         gains = gains_figure(pd.DataFrame(saved["comparison"]),
                              args.redraw.with_name(f"{args.redraw.stem}_gains.png"))
         print(f"wrote {shown(gains)}" if gains else "nothing augmented: no figure to draw")

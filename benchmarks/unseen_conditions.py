@@ -47,8 +47,9 @@ import pandas as pd
 from sklearn.base import clone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (augmenter_colours, fit_decoders, interval_bars,  # noqa: E402
-                     measured_on, run_machine, shown, sweep_parser, sweep_spec, write_json)
+from _common import (add_redraw, augmenter_colours, fit_decoders,  # noqa: E402
+                     interval_bars, measured_on, published, run_machine, shown, sweep_parser,
+                     sweep_spec, write_json)
 from decoding_gain import (TARGET_DECODERS, _interval, head_to_head, md_table,  # noqa: E402
                            ratio_choices, records)
 
@@ -315,18 +316,13 @@ def report_markdown(stem: str, dataset: str, comparison: pd.DataFrame, versus: p
 # ------------------------------------------------------------------------------ main
 def build_parser():
     p = sweep_parser(__doc__.split("\n\n")[0], tuple(SPEC_FILES))
-    p.add_argument("--redraw", type=Path, metavar="RESULT_JSON",
-                   help="redraw the figures of a published result "
-                        "(benchmarks/results/unseen_conditions_*.json) from its tables, beside "
-                        "it, and stop: no run folder needed")
+    add_redraw(p, "benchmarks/results/unseen_conditions_*.json")
     return p
 
 
 def redraw(path: Path) -> dict[str, Path]:
     """Redraw a published result's figures beside it, from the tables in its JSON."""
-    saved = json.loads(path.read_text())
-    if saved.get("benchmark") != "unseen_conditions":
-        raise SystemExit(f"--redraw {path}: not an unseen_conditions result")
+    saved = published(path, "unseen_conditions")
     comparison = pd.DataFrame(saved["comparison"])
     stem, dataset = path.parent / path.stem, saved["dataset"]
     return {"gains": gains_figure(comparison, comparison.train_fraction.max(),

@@ -611,6 +611,7 @@ def test_redraw_draws_a_published_result_beside_its_json_and_refuses_another(
         module.main(["--redraw", str(other)])
 
 
-def test_label_scarce_refuses_join_rather_than_ignoring_it(tmp_path):
-    with pytest.raises(SystemExit, match="--join is not supported"):
+def test_label_scarce_offers_no_join_it_would_ignore(tmp_path, capsys):
+    with pytest.raises(SystemExit):
         label_scarce.main(["--join", str(tmp_path / "decoding_gain_m1.json")])
+    assert "unrecognized arguments: --join" in capsys.readouterr().err
