@@ -405,7 +405,7 @@ def report_markdown(runs: dict[str, dict], rows: list[dict], info: dict) -> str:
                          f"{f['dispersion_test']:.4f} | {f['rate_residual']:.3f} "
                          f"({f['real_rate_residual']:.3f}) | {f['copy_index']:.2f} |")
     lines += ["", "The spec's EAG on fold 0 at 10 %: rate dispersion 0.001 / 0.002, copy index "
-              "0.996 ([variability](variability.md))."]
+              "0.996 ([variability](docs/benchmarks/variability.md))."]
     profiled = [g for g in runs.values() if g.get("profile")]
     if profiled:
         lines += ["", f"## Training and sampling speed on an {profiled[0]['gpu']}", "",

@@ -1,4 +1,5 @@
-"""Every Python snippet of README.md and docs/ runs as written, every run spec validates.
+"""Every Python snippet of README.md and docs/ runs as written, every run spec validates,
+every relative link points at a file that exists.
 
 Snippets of one page run in order in one namespace, in a fresh folder, like the cells of a
 notebook. A snippet preceded by ``<!-- snippet: slow -->`` runs in its own test marked slow,
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 SNIPPET = re.compile(r"(?:<!-- snippet: (?P<mark>\w+) -->\n)?```python\n(?P<code>.*?)```", re.S)
 SPEC = re.compile(r"```toml\n(?P<code>.*?)```", re.S)
+LINK = re.compile(r"\]\((?!https?:|#|mailto:)(?P<path>[^)#\s]+)(?:#[^)]*)?\)")
 
 
 def snippets(page: Path) -> list[tuple[str | None, str, int]]:
@@ -79,3 +81,11 @@ def test_run_specs_validate(code):
     from eag_augment.pipelines import load_spec
 
     load_spec(tomllib.loads(code))
+
+
+@pytest.mark.parametrize("page", [pytest.param(p, id=_name(p)) for p in PAGES])
+def test_relative_links_point_at_files(page):
+    text = page.read_text()
+    broken = [f"line {text.count(chr(10), 0, m.start()) + 1}: {m['path']}"
+              for m in LINK.finditer(text) if not (page.parent / m["path"]).exists()]
+    assert not broken, f"{_name(page)}: " + "; ".join(broken)
