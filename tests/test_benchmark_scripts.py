@@ -1,6 +1,7 @@
 """The pure pieces of benchmarks/unseen_conditions.py, benchmarks/train_on_synthetic.py,
 benchmarks/seed_spread.py, benchmarks/decoding_gain.py, benchmarks/selection_rule.py,
-benchmarks/variability.py, benchmarks/paper_preset.py and benchmarks/hardware_spread.py on tiny inputs (seconds): no benchmark is run here."""
+benchmarks/variability.py, benchmarks/paper_preset.py, benchmarks/hardware_spread.py and
+benchmarks/stronger_baseline.py on tiny inputs (seconds; one quick-profile sweep of the baseline alone)."""
 
 import argparse
 import json
@@ -21,6 +22,7 @@ import hardware_spread  # noqa: E402
 import label_scarce  # noqa: E402
 import seed_spread  # noqa: E402
 import selection_rule  # noqa: E402
+import stronger_baseline  # noqa: E402
 import variability  # noqa: E402
 import train_on_synthetic as tos  # noqa: E402
 import unseen_conditions as uc  # noqa: E402
@@ -615,3 +617,21 @@ def test_label_scarce_offers_no_join_it_would_ignore(tmp_path, capsys):
     with pytest.raises(SystemExit):
         label_scarce.main(["--join", str(tmp_path / "decoding_gain_m1.json")])
     assert "unrecognized arguments: --join" in capsys.readouterr().err
+
+
+def test_stronger_baseline_names_the_old_and_new_baselines_and_each_augmenters_best():
+    new = stronger_baseline.NEW
+
+    def row(decoder, augmenter, r2, diff_best=0.0, low=0.0, high=0.0):
+        return {"test_set": "test", "train_fraction": 0.1, "decoder": decoder,
+                "augmenter": augmenter, "mode": "tuned", "r2": r2, "best_decoder": new,
+                "diff_best": diff_best, "diff_best_low": low, "diff_best_high": high}
+
+    table = pd.DataFrame([row("kalman", "none", 0.70), row("gru", "none", 0.65),
+                          row(new, "none", 0.84), row("gru", "eag", 0.82, -0.02, -0.04, -0.01),
+                          row("ridge", "eag", 0.60, -0.24, -0.30, -0.20),
+                          row("gru", "jitter", 0.83, -0.01, -0.03, +0.01)])
+    short = stronger_baseline.summary(table).iloc[0]
+    assert short.old == "kalman 0.700" and short.new == f"{new} 0.840" and short.best == new
+    assert short.eag == "gru 0.820: **-0.020 [-0.040, -0.010]**"  # the interval excludes 0
+    assert short.jitter == "gru 0.830: -0.010 [-0.030, +0.010]"
