@@ -1,7 +1,8 @@
 """The pure pieces of benchmarks/unseen_conditions.py, benchmarks/train_on_synthetic.py,
 benchmarks/seed_spread.py, benchmarks/decoding_gain.py, benchmarks/selection_rule.py,
 benchmarks/variability.py, benchmarks/paper_preset.py, benchmarks/hardware_spread.py and
-benchmarks/stronger_baseline.py on tiny inputs (seconds; one quick-profile sweep of the baseline alone)."""
+benchmarks/stronger_baseline.py on tiny inputs (seconds; one quick-profile sweep of the
+baseline alone)."""
 
 import argparse
 import json
