@@ -36,24 +36,24 @@ from eag_augment.pipelines import compare, load_predictions
 NEW = "ridge (lags searched)"
 
 
-def load_run(run_dir: Path) -> tuple[pd.DataFrame, dict, dict, dict]:
-    """(rows, predictions, targets, machine) of a run folder."""
+def load_run(run_dir: Path) -> tuple[pd.DataFrame, dict, dict]:
+    """(rows, predictions, targets) of a run folder."""
     saved = json.loads((run_dir / "results.json").read_text())
     predictions, targets = load_predictions(run_dir / "predictions.npz")
-    return pd.DataFrame(saved["rows"]), predictions, targets, saved.get("machine", {})
+    return pd.DataFrame(saved["rows"]), predictions, targets
 
 
 def against(baseline_dir: Path, runs: list[Path]) -> pd.DataFrame:
     """Every tuned pipeline of ``runs`` and the baseline run's tuned ridge (renamed), compared
     per training fraction both hold; the baseline to beat is the best of them all."""
-    base_rows, base_preds, base_targets, _ = load_run(baseline_dir)
+    base_rows, base_preds, base_targets = load_run(baseline_dir)
     base_rows = base_rows[(base_rows.augmenter == "none") & (base_rows["mode"] == "tuned")
                           & (base_rows.decoder == "ridge")].assign(decoder=NEW)
     base_preds = {(*k[:3], NEW, *k[4:]): v for k, v in base_preds.items()
                   if k[2] == "none" and k[3] == "ridge" and k[4] == "tuned"}
     tables = []
     for run_dir in runs:
-        rows, preds, targets, _ = load_run(run_dir)
+        rows, preds, targets = load_run(run_dir)
         shared = {(s, t) for s, t in targets} & set(base_targets)
         if any((targets[k] != base_targets[k]).any() for k in shared) or not shared:
             raise SystemExit(f"stronger_baseline: {run_dir} and {baseline_dir} do not share "
