@@ -153,8 +153,11 @@ def run_machine(spec: RunSpec, resumed: list[dict]) -> dict:
 def measured_on(info: dict, wall_s: float) -> str:
     """The line that opens a result page: hardware, commit, date, command, wall time and the
     jobs resumed from earlier runs, whose own time the wall time leaves out."""
+    # Results saved before the version was shown have it in their machine record.
+    version = f" (eag_augment {info['eag_augment']})" if info.get("eag_augment") else ""
     text = (f"Measured on {info['cpu']} ({info['cores']} cores, {info['torch_threads']} torch "
-            f"thread(s) per job, native bf16: {info['native_bf16']}), commit {info['commit']}, "
+            f"thread(s) per job, native bf16: {info['native_bf16']}), commit {info['commit']}"
+            f"{version}, "
             f"{info['date']}; command `{info['command']}`; wall time {duration(wall_s)}")
     if resumed := info.get("resumed_jobs"):
         dates = sorted(r["date"] for r in resumed)

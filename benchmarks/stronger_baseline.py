@@ -1,9 +1,9 @@
 """Is the baseline to beat the best the user could do? A more broadly tuned decoder without
 augmentation, set against published decoding-gain runs on the same folds and test trials.
 
-The decoding-gain specs tune ridge over ``alpha`` at a fixed history (``lags``), the Wiener
-filter over ``lags`` only. A user would search ridge's history too. Run the baseline with a
-wider search as a decoding-gain variant, e.g.
+Before version 0.2 the decoding-gain specs tuned ridge over ``alpha`` at a fixed history
+(``lags``), the Wiener filter over ``lags`` only; a user would search ridge's history too (the
+default since 0.2). Run the baseline with a wider search as a decoding-gain variant, e.g.
 
     python benchmarks/decoding_gain.py --profile medium --variant ridge_lags \\
         --set 'sweep.augmenters=["none"]' --set 'sweep.decoders=["ridge","wiener"]' \\

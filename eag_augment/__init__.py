@@ -5,7 +5,7 @@ import logging
 from eag_augment._progress import FallbackHandler
 from eag_augment.trials import TrialSet
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["AugmentedDecoder", "TrialSet", "SyntheticAugmenter", "show_versions", "__version__"]
 

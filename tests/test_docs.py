@@ -1,5 +1,6 @@
-"""Every Python snippet of README.md and docs/ runs as written, every run spec validates,
-every relative link points at a file that exists.
+"""Every Python snippet of README.md and docs/ runs as written, so do the examples in the
+package's docstrings, every run spec validates, every relative link points at a file that
+exists.
 
 Snippets of one page run in order in one namespace, in a fresh folder, like the cells of a
 notebook. A snippet preceded by ``<!-- snippet: slow -->`` runs in its own test marked slow,
@@ -9,6 +10,8 @@ block with a ``[sweep]`` table is a run spec, checked with ``load_spec``.
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import re
 import tomllib
 from pathlib import Path
@@ -89,3 +92,13 @@ def test_relative_links_point_at_files(page):
     broken = [f"line {text.count(chr(10), 0, m.start()) + 1}: {m['path']}"
               for m in LINK.finditer(text) if not (page.parent / m["path"]).exists()]
     assert not broken, f"{_name(page)}: " + "; ".join(broken)
+
+
+EXAMPLES = [pytest.param(".".join(p.relative_to(ROOT).with_suffix("").parts), id=_name(p))
+            for p in sorted((ROOT / "eag_augment").rglob("*.py")) if ">>>" in p.read_text()]
+
+
+@pytest.mark.parametrize("module", EXAMPLES)
+def test_docstring_examples_run(module):
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted and not result.failed

@@ -8,6 +8,7 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 
 from eag_augment import SyntheticAugmenter
 from eag_augment.decoders import GRUDecoder, KalmanFilterDecoder, RidgeDecoder
+from eag_augment.datasets import make_synthetic_reach
 from eag_augment.generators import PSTHPoissonGenerator
 from eag_augment.metrics import velocity_r2
 from eag_augment.model_selection._tuning import _choose, _synthetic_pools
@@ -239,11 +240,26 @@ def test_the_gru_search_space_trains_and_reaches_the_decoder(reach):
 
 
 def test_default_search_spaces():
-    assert len(default_search_space(RidgeDecoder())["alpha"]) == 13
+    ridge = default_search_space(RidgeDecoder())
+    assert len(ridge["alpha"]) == 13 and ridge["lags"] == [1, 2, 3, 5, 10]
     assert set(default_search_space(GRUDecoder())) == {"hidden_size", "dropout",
                                                        "weight_decay", "patience"}
     with pytest.raises(ValueError, match="no default search space for GridSearchCV"):
         default_search_space(GridSearchCV(RidgeDecoder(), {}))
+
+
+def test_the_default_ridge_search_finds_the_history_a_fixed_lag_misses():
+    # Simulated reach at 20 ms: velocity reads ~100 ms of spiking, which ridge's own
+    # lags=1 does not see; the default space must not leave that to the user.
+    trials = make_synthetic_reach(120, random_state=0).rebin(20)
+    train, test = trials[:40], trials[40:]
+    default = tuned_pipeline(RidgeDecoder(), cv=3).fit(train.spikes, train.behavior)
+    alpha_only = tuned_pipeline(RidgeDecoder(), param_grid={
+        "alpha": default_search_space(RidgeDecoder())["alpha"]}, cv=3).fit(
+        train.spikes, train.behavior)
+    assert default.best_params_["lags"] > 1
+    assert (default.score(test.spikes, test.behavior)
+            > alpha_only.score(test.spikes, test.behavior) + 0.05)
 
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [

@@ -57,8 +57,8 @@ def test_factor_decoder_path_shares_the_autoencoder_and_matches_separate_fits(sp
                                                        unlabelled=unlabelled.spikes)
         np.testing.assert_allclose(fitted.predict(test.spikes), alone.predict(test.spikes),
                                    rtol=1e-6, atol=1e-9)
-    assert default_search_space(proto) == {"decoder__alpha": default_search_space(
-        RidgeDecoder())["alpha"]}
+    assert default_search_space(proto) == {f"decoder__{name}": grid for name, grid in
+                                           default_search_space(RidgeDecoder()).items()}
 
 
 def test_tuned_factor_decoder_gets_the_unlabelled_spikes(split):

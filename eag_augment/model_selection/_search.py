@@ -266,8 +266,8 @@ def tuned_pipeline(decoder, augmenter=None, *, param_grid=None, ratios=(0, 1, 2,
     """The fair comparison in one estimator: ``decoder`` tuned by inner CV, with or without
     ``augmenter`` (its ratio searched, 0 included).
 
-    ``tuned_pipeline(RidgeDecoder(lags=5))`` is the baseline to beat;
-    ``tuned_pipeline(RidgeDecoder(lags=5), SyntheticAugmenter(EAGGenerator()))`` the
+    ``tuned_pipeline(RidgeDecoder())`` is the baseline to beat;
+    ``tuned_pipeline(RidgeDecoder(), SyntheticAugmenter(EAGGenerator()))`` the
     augmented pipeline, tuned the same way on the same folds. See :class:`TunedPipeline` for
     the parameters and for how leakage is avoided.
 
@@ -277,10 +277,10 @@ def tuned_pipeline(decoder, augmenter=None, *, param_grid=None, ratios=(0, 1, 2,
     >>> from eag_augment.datasets import make_synthetic_reach
     >>> from eag_augment.decoders import RidgeDecoder
     >>> from eag_augment.model_selection import tuned_pipeline
-    >>> trials = make_synthetic_reach(60, n_neurons=20, random_state=0).rebin(20)
-    >>> baseline = tuned_pipeline(RidgeDecoder(lags=3), cv=3)
-    >>> baseline.fit(trials.spikes, trials.behavior).best_params_  # doctest: +SKIP
-    {'ratio': 0.0, 'alpha': 10.0}
+    >>> trials = make_synthetic_reach(60, random_state=0).rebin(20)
+    >>> baseline = tuned_pipeline(RidgeDecoder(), cv=3)
+    >>> baseline.fit(trials.spikes, trials.behavior).best_params_
+    {'ratio': 0.0, 'alpha': 3162.2776601683795, 'lags': 10}
     """
     return TunedPipeline(decoder, augmenter, param_grid=param_grid, ratios=ratios,
                          guidance_scales=guidance_scales, cv=cv, n_iter=n_iter,
