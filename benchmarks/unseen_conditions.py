@@ -269,17 +269,20 @@ def report_markdown(stem: str, dataset: str, comparison: pd.DataFrame, versus: p
                   "R^2 of the EAG pipeline minus that of the pipeline with the other "
                   "augmenter, same decoder and mode, paired by fold and test trial (95 % CI).\n",
                   md_table(wide, cols) + "\n"]
-    ch = choices.copy()
-    ch["fraction"] = ch.train_fraction.map("{:.0%}".format)
-    ch["cell"] = [f"{a:.0%} (mean ratio {r:.2f})" for a, r in zip(ch.augmented, ch.mean_ratio)]
-    wide = ch.pivot_table(index=["fraction", "decoder"], columns="augmenter", values="cell",
-                          aggfunc="first", sort=False).reset_index()
-    cols = {"fraction": "real data", "decoder": "decoder"}
-    cols.update({a: a for a in ch.augmenter.unique()})
-    parts += ["\n## How often the tuned pipelines chose to augment\n",
-              "Share of folds whose inner cross-validation (seen directions only) chose a "
-              "ratio above 0.\n", md_table(wide, cols) + "\n"]
-    if not check.empty:
+    # A baseline-only run (no augmenter, no generator) has neither section to show.
+    if not choices.empty:
+        ch = choices.copy()
+        ch["fraction"] = ch.train_fraction.map("{:.0%}".format)
+        ch["cell"] = [f"{a:.0%} (mean ratio {r:.2f})"
+                      for a, r in zip(ch.augmented, ch.mean_ratio)]
+        wide = ch.pivot_table(index=["fraction", "decoder"], columns="augmenter",
+                              values="cell", aggfunc="first", sort=False).reset_index()
+        cols = {"fraction": "real data", "decoder": "decoder"}
+        cols.update({a: a for a in ch.augmenter.unique()})
+        parts += ["\n## How often the tuned pipelines chose to augment\n",
+                  "Share of folds whose inner cross-validation (seen directions only) chose a "
+                  "ratio above 0.\n", md_table(wide, cols) + "\n"]
+    if not check.empty and (check.source != "real").any():
         k = check.copy()
         k["cell"] = [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in zip(k.r2, k.r2_low,
                                                                            k.r2_high)]

@@ -86,6 +86,17 @@ def test_paper_check_scores_real_and_generated_trials_of_each_source(tiny_reach)
     assert (summary.r2_low <= summary.r2).all() and (summary.r2 <= summary.r2_high).all()
 
 
+def test_a_baseline_only_unseen_page_leaves_out_the_sections_it_has_nothing_for():
+    saved = json.loads((_common.RESULTS /
+                        "unseen_conditions_synthetic_medium_ridge_lags.json").read_text())
+    frames = [pd.DataFrame(saved[k]) for k in ("comparison", "eag_versus", "ratio_choices",
+                                                "counts", "paper_check")]
+    md = uc.report_markdown("ridge_lags", "synthetic", *frames, saved["targets"],
+                            saved["machine"], saved["wall_s"])
+    assert "### 100% of the training data, heldout test set" in md
+    assert "chose to augment" not in md and "paper's check" not in md
+
+
 def _comparison(diff_best_low: float, diff_best: float) -> pd.DataFrame:
     return pd.DataFrame([{"test_set": "heldout", "train_fraction": 1.0, "decoder": "ridge",
                           "augmenter": "eag", "mode": "tuned", "best_decoder": "gru",
