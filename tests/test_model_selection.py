@@ -7,8 +7,8 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 
 from eag_augment import SyntheticAugmenter
-from eag_augment.decoders import GRUDecoder, KalmanFilterDecoder, RidgeDecoder
 from eag_augment.datasets import make_synthetic_reach
+from eag_augment.decoders import GRUDecoder, KalmanFilterDecoder, RidgeDecoder
 from eag_augment.generators import PSTHPoissonGenerator
 from eag_augment.metrics import velocity_r2
 from eag_augment.model_selection._tuning import _choose, _synthetic_pools
@@ -249,8 +249,8 @@ def test_default_search_spaces():
 
 
 def test_the_default_ridge_search_finds_the_history_a_fixed_lag_misses():
-    # Simulated reach at 20 ms: velocity reads ~100 ms of spiking, which ridge's own
-    # lags=1 does not see; the default space must not leave that to the user.
+    # Simulated reach at 20 ms: velocity depends on more spiking history than ridge's own
+    # lags=1 sees; the default space must not leave that to the user.
     trials = make_synthetic_reach(120, random_state=0).rebin(20)
     train, test = trials[:40], trials[40:]
     default = tuned_pipeline(RidgeDecoder(), cv=3).fit(train.spikes, train.behavior)
