@@ -197,6 +197,22 @@ def _panels(comparison: pd.DataFrame, value: str, low: str, high: str, path: Pat
 
 
 # ------------------------------------------------------------------------------ report
+def choices_section(choices: pd.DataFrame, what: str, ratio_format: str) -> list[str]:
+    """The report's "How often the tuned pipelines chose to augment" section: a table of the
+    share of folds that augmented (``what`` says which folds) and the mean ratio, per
+    fraction and decoder (rows) and augmenter (columns)."""
+    ch = choices.copy()
+    ch["fraction"] = ch.train_fraction.map("{:.0%}".format)
+    ch["cell"] = [f"{a:.0%} (mean ratio {ratio_format.format(r)})"
+                  for a, r in zip(ch.augmented, ch.mean_ratio)]
+    wide = ch.pivot_table(index=["fraction", "decoder"], columns="augmenter", values="cell",
+                          aggfunc="first", sort=False).reset_index()
+    cols = {"fraction": "real data", "decoder": "decoder"}
+    cols.update({a: a for a in ch.augmenter.unique()})
+    return ["\n## How often the tuned pipelines chose to augment\n", what + "\n",
+            md_table(wide, cols) + "\n"]
+
+
 def md_table(df: pd.DataFrame, columns: dict[str, str]) -> str:
     head = list(columns.values())
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
@@ -239,17 +255,8 @@ def report_markdown(name: str, comparison: pd.DataFrame, versus: pd.DataFrame,
                   md_table(c, {"fraction": "real data", "decoder": "decoder", "g": "EAG gain",
                                "o": "oracle gain", "cap": "captured"}) + "\n"]
     if not choices.empty:
-        ch = choices.copy()
-        ch["fraction"] = ch.train_fraction.map("{:.0%}".format)
-        ch["cell"] = [f"{a:.0%} (mean ratio {r:.1f})"
-                      for a, r in zip(ch.augmented, ch.mean_ratio)]
-        wide = ch.pivot_table(index=["fraction", "decoder"], columns="augmenter",
-                              values="cell", aggfunc="first", sort=False).reset_index()
-        cols = {"fraction": "real data", "decoder": "decoder"}
-        cols.update({a: a for a in ch.augmenter.unique()})
-        parts += ["\n## How often the tuned pipelines chose to augment\n",
-                  "Share of seeds whose inner cross-validation chose a ratio above 0.\n",
-                  md_table(wide, cols) + "\n"]
+        parts += choices_section(choices, "Share of seeds whose inner cross-validation chose "
+                                 "a ratio above 0.", "{:.1f}")
     if checks:
         parts += ["\n## Targets\n", md_table(pd.DataFrame(checks).assign(
             met=lambda d: d.met.map({True: "met", False: "**not met**"})),

@@ -50,8 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (add_redraw, augmenter_colours, fit_decoders,  # noqa: E402
                      interval_bars, measured_on, published, run_machine, shown, sweep_parser,
                      sweep_spec, write_json)
-from decoding_gain import (TARGET_DECODERS, _interval, head_to_head, md_table,  # noqa: E402
-                           ratio_choices, records)
+from decoding_gain import (TARGET_DECODERS, _interval, choices_section,  # noqa: E402
+                           head_to_head, md_table, ratio_choices, records)
 
 from eag_augment.metrics import velocity_r2  # noqa: E402
 from eag_augment.model_selection import bootstrap_r2  # noqa: E402
@@ -271,17 +271,8 @@ def report_markdown(stem: str, dataset: str, comparison: pd.DataFrame, versus: p
                   md_table(wide, cols) + "\n"]
     # A baseline-only run (no augmenter, no generator) has neither section to show.
     if not choices.empty:
-        ch = choices.copy()
-        ch["fraction"] = ch.train_fraction.map("{:.0%}".format)
-        ch["cell"] = [f"{a:.0%} (mean ratio {r:.2f})"
-                      for a, r in zip(ch.augmented, ch.mean_ratio)]
-        wide = ch.pivot_table(index=["fraction", "decoder"], columns="augmenter",
-                              values="cell", aggfunc="first", sort=False).reset_index()
-        cols = {"fraction": "real data", "decoder": "decoder"}
-        cols.update({a: a for a in ch.augmenter.unique()})
-        parts += ["\n## How often the tuned pipelines chose to augment\n",
-                  "Share of folds whose inner cross-validation (seen directions only) chose a "
-                  "ratio above 0.\n", md_table(wide, cols) + "\n"]
+        parts += choices_section(choices, "Share of folds whose inner cross-validation (seen "
+                                 "directions only) chose a ratio above 0.", "{:.2f}")
     if not check.empty and (check.source != "real").any():
         k = check.copy()
         k["cell"] = [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in zip(k.r2, k.r2_low,
