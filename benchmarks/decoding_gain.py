@@ -200,7 +200,9 @@ def _panels(comparison: pd.DataFrame, value: str, low: str, high: str, path: Pat
 def choices_section(choices: pd.DataFrame, what: str, ratio_format: str) -> list[str]:
     """The report's "How often the tuned pipelines chose to augment" section: a table of the
     share of folds that augmented (``what`` says which folds) and the mean ratio, per
-    fraction and decoder (rows) and augmenter (columns)."""
+    fraction and decoder (rows) and augmenter (columns); none for a run without augmenters."""
+    if choices.empty:
+        return []
     ch = choices.copy()
     ch["fraction"] = ch.train_fraction.map("{:.0%}".format)
     ch["cell"] = [f"{a:.0%} (mean ratio {ratio_format.format(r)})"
@@ -254,9 +256,8 @@ def report_markdown(name: str, comparison: pd.DataFrame, versus: pd.DataFrame,
                   "interval includes 0 or its gain is under 0.01.\n",
                   md_table(c, {"fraction": "real data", "decoder": "decoder", "g": "EAG gain",
                                "o": "oracle gain", "cap": "captured"}) + "\n"]
-    if not choices.empty:
-        parts += choices_section(choices, "Share of seeds whose inner cross-validation chose "
-                                 "a ratio above 0.", "{:.1f}")
+    parts += choices_section(choices, "Share of seeds whose inner cross-validation chose a "
+                             "ratio above 0.", "{:.1f}")
     if checks:
         parts += ["\n## Targets\n", md_table(pd.DataFrame(checks).assign(
             met=lambda d: d.met.map({True: "met", False: "**not met**"})),

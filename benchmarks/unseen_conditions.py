@@ -269,10 +269,9 @@ def report_markdown(stem: str, dataset: str, comparison: pd.DataFrame, versus: p
                   "R^2 of the EAG pipeline minus that of the pipeline with the other "
                   "augmenter, same decoder and mode, paired by fold and test trial (95 % CI).\n",
                   md_table(wide, cols) + "\n"]
-    # A baseline-only run (no augmenter, no generator) has neither section to show.
-    if not choices.empty:
-        parts += choices_section(choices, "Share of folds whose inner cross-validation (seen "
-                                 "directions only) chose a ratio above 0.", "{:.2f}")
+    parts += choices_section(choices, "Share of folds whose inner cross-validation (seen "
+                             "directions only) chose a ratio above 0.", "{:.2f}")
+    # A run without generators has only the real trials' scores: no check to show.
     if not check.empty and (check.source != "real").any():
         k = check.copy()
         k["cell"] = [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in zip(k.r2, k.r2_low,
