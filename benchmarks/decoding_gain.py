@@ -149,6 +149,10 @@ def check_targets(comparison: pd.DataFrame, versus: pd.DataFrame,
 
 
 # ------------------------------------------------------------------------------ figures
+# Relative step between augmenters drawn side by side, centred on their fraction.
+_DODGE = 0.03
+
+
 def _panels(comparison: pd.DataFrame, value: str, low: str, high: str, path: Path,
             ylabel: str, title: str, zero_line: bool) -> Path:
     """One panel per decoder: ``value`` of the tuned pipelines against the training fraction,
@@ -168,7 +172,8 @@ def _panels(comparison: pd.DataFrame, value: str, low: str, high: str, path: Pat
         for k, aug in enumerate(augmenters):
             sub = part[(part.decoder == dec) & (part.augmenter == aug)].sort_values(
                 "train_fraction")
-            x = sub.train_fraction.to_numpy() * 100 * (1 + 0.03 * (k - len(augmenters) / 2))
+            x = sub.train_fraction.to_numpy() * 100 * (
+                1 + _DODGE * (k - (len(augmenters) - 1) / 2))
             style = dict(lw=2.2, zorder=5) if aug == "none" else {}
             ax.errorbar(x, sub[value], yerr=[sub[value] - sub[low], sub[high] - sub[value]],
                         marker="o", ms=3.5, capsize=2, label=aug, color=colours[aug], **style)
@@ -181,6 +186,9 @@ def _panels(comparison: pd.DataFrame, value: str, low: str, high: str, path: Pat
                     zorder=6, label="best decoder,\nno augmentation")
         if len(fractions) > 1:
             ax.set_xscale("log")
+        else:  # autoscaling would push a single fraction's few points to the panel's edges
+            half = _DODGE * (len(augmenters) + 1) / 2
+            ax.set_xlim(fractions[0] * 100 * (1 - half), fractions[0] * 100 * (1 + half))
         # Augmenters sit side by side around each fraction; the ticks name the fractions.
         ax.set_xticks([f * 100 for f in fractions], [f"{f:.0%}" for f in fractions])
         ax.minorticks_off()

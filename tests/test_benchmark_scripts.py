@@ -609,6 +609,24 @@ def test_a_sweep_of_the_baseline_alone_reports_without_a_gains_figure(tmp_path):
     assert {r["augmenter"] for r in written["rows"]} == {"none"}
 
 
+def test_gains_of_one_fraction_sit_around_its_tick(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    drawn = []
+    monkeypatch.setattr(plt, "close", drawn.append)
+    comparison = pd.DataFrame({
+        "mode": "tuned", "test_set": "test", "decoder": "gru", "train_fraction": 1.0,
+        "augmenter": ["eag", "jitter"], "diff_best": [0.03, 0.05],
+        "diff_best_low": [0.02, 0.04], "diff_best_high": [0.04, 0.06]})
+    decoding_gain._panels(comparison, "diff_best", "diff_best_low", "diff_best_high",
+                          tmp_path / "g.png", "gain", "t", zero_line=True)
+    ax = drawn[0].axes[0]
+    xs = [bars.lines[0].get_xdata()[0] for bars in ax.containers]
+    low, high = ax.get_xlim()
+    assert np.mean(xs) == pytest.approx(100.0)
+    assert low < min(xs) - 1 and max(xs) + 1 < high
+
+
 @pytest.mark.parametrize("module, name, figures", [
     (decoding_gain, "decoding_gain_synthetic_medium_f50", ["curves", "gains"]),
     (uc, "unseen_conditions_synthetic_medium", ["check", "gains"]),
