@@ -623,6 +623,8 @@ def test_gains_of_one_fraction_sit_around_its_tick(tmp_path, monkeypatch):
     ax = drawn[0].axes[0]
     xs = [bars.lines[0].get_xdata()[0] for bars in ax.containers]
     low, high = ax.get_xlim()
+    monkeypatch.undo()
+    plt.close(drawn[0])
     assert np.mean(xs) == pytest.approx(100.0)
     assert low < min(xs) - 1 and max(xs) + 1 < high
 
