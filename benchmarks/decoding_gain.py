@@ -182,8 +182,12 @@ def _panels(comparison: pd.DataFrame, value: str, low: str, high: str, path: Pat
         else:
             # The baseline to beat: at each fraction, the best decoder tuned without augmentation.
             best = part[part.augmenter == "none"].groupby("train_fraction")[value].max()
-            ax.plot(best.index * 100, best.to_numpy(), color="0.45", ls="--", lw=1.2,
-                    zorder=6, label="best decoder,\nno augmentation")
+            line = dict(color="0.45", ls="--", lw=1.2, zorder=6,
+                        label="best decoder,\nno augmentation")
+            if len(fractions) > 1:
+                ax.plot(best.index * 100, best.to_numpy(), **line)
+            else:  # a line through one point would be invisible
+                ax.axhline(best.iloc[0], **line)
         if len(fractions) > 1:
             ax.set_xscale("log")
         else:  # autoscaling would push a single fraction's few points to the panel's edges

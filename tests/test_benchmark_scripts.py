@@ -629,6 +629,24 @@ def test_gains_of_one_fraction_sit_around_its_tick(tmp_path, monkeypatch):
     assert low < min(xs) - 1 and max(xs) + 1 < high
 
 
+def test_best_decoder_line_is_visible_in_a_single_fraction_curve(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    drawn = []
+    monkeypatch.setattr(plt, "close", drawn.append)
+    comparison = pd.DataFrame({
+        "mode": "tuned", "test_set": "test", "decoder": "gru", "train_fraction": 1.0,
+        "augmenter": ["none", "eag"], "r2": [0.89, 0.92],
+        "r2_low": [0.88, 0.91], "r2_high": [0.90, 0.93]})
+    decoding_gain._panels(comparison, "r2", "r2_low", "r2_high", tmp_path / "c.png",
+                          "R^2", "t", zero_line=False)
+    [best] = [ln for ln in drawn[0].axes[0].lines if ln.get_label().startswith("best decoder")]
+    monkeypatch.undo()
+    plt.close(drawn[0])
+    assert len(set(best.get_xdata())) > 1
+    assert set(best.get_ydata()) == {0.89}
+
+
 @pytest.mark.parametrize("module, name, figures", [
     (decoding_gain, "decoding_gain_synthetic_medium_f50", ["curves", "gains"]),
     (uc, "unseen_conditions_synthetic_medium", ["check", "gains"]),
