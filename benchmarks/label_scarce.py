@@ -108,14 +108,20 @@ def gains_figure(comparison: pd.DataFrame, path: Path) -> Path | None:
         "decoder tuned without augmentation (the factor decoder included)", zero_line=True)
 
 
+def redraw(path: Path) -> dict[str, Path]:
+    """Redraw a published result's figure beside it, from the tables in its JSON."""
+    saved = published(path, "label_scarce")
+    gains = gains_figure(pd.DataFrame(saved["comparison"]), path.parent / f"{path.stem}_gains.png")
+    return {"gains": gains} if gains else {}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser(__doc__.splitlines()[0], datasets=("m1",),
                         benchmark="label_scarce").parse_args(argv)
     if args.redraw:
-        saved = published(args.redraw, "label_scarce")
-        gains = gains_figure(pd.DataFrame(saved["comparison"]),
-                             args.redraw.with_name(f"{args.redraw.stem}_gains.png"))
-        print(f"wrote {shown(gains)}" if gains else "nothing augmented: no figure to draw")
+        drawn = redraw(args.redraw)
+        print("wrote " + ", ".join(shown(p) for p in drawn.values()) if drawn
+              else "nothing augmented: no figure to draw")
         return 0
     if (setting := sweep_spec(args, "label_scarce", "label_scarce_m1.toml")) is None:
         return 0

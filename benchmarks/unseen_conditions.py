@@ -317,11 +317,10 @@ def redraw(path: Path) -> dict[str, Path]:
     """Redraw a published result's figures beside it, from the tables in its JSON."""
     saved = published(path, "unseen_conditions")
     comparison = pd.DataFrame(saved["comparison"])
-    stem, dataset = path.parent / path.stem, saved["dataset"]
     return {"gains": gains_figure(comparison, comparison.train_fraction.max(),
-                                  Path(f"{stem}_gains.png"), dataset),
+                                  path.parent / f"{path.stem}_gains.png", saved["dataset"]),
             "check": check_figure(pd.DataFrame(saved["paper_check"]),
-                                  Path(f"{stem}_check.png"), dataset)}
+                                  path.parent / f"{path.stem}_check.png", saved["dataset"])}
 
 
 def paper_check(spec, trials: TrialSet, simulator) -> pd.DataFrame:
