@@ -609,40 +609,34 @@ def test_a_sweep_of_the_baseline_alone_reports_without_a_gains_figure(tmp_path):
     assert {r["augmenter"] for r in written["rows"]} == {"none"}
 
 
-def test_gains_of_one_fraction_sit_around_its_tick(tmp_path, monkeypatch):
+def _one_fraction_panel(tmp_path, monkeypatch, values: dict[str, float], zero_line: bool):
+    """The GRU panel that ``_panels`` draws for one fraction (100 %), the figure closed."""
     import matplotlib.pyplot as plt
 
     drawn = []
-    monkeypatch.setattr(plt, "close", drawn.append)
-    comparison = pd.DataFrame({
-        "mode": "tuned", "test_set": "test", "decoder": "gru", "train_fraction": 1.0,
-        "augmenter": ["eag", "jitter"], "diff_best": [0.03, 0.05],
-        "diff_best_low": [0.02, 0.04], "diff_best_high": [0.04, 0.06]})
-    decoding_gain._panels(comparison, "diff_best", "diff_best_low", "diff_best_high",
-                          tmp_path / "g.png", "gain", "t", zero_line=True)
-    ax = drawn[0].axes[0]
+    with monkeypatch.context() as m:
+        m.setattr(plt, "close", drawn.append)
+        decoding_gain._panels(
+            pd.DataFrame({"mode": "tuned", "test_set": "test", "decoder": "gru",
+                          "train_fraction": 1.0, "augmenter": list(values),
+                          "v": list(values.values())}).assign(
+                lo=lambda d: d.v - 0.01, hi=lambda d: d.v + 0.01),
+            "v", "lo", "hi", tmp_path / "panel.png", "R^2", "t", zero_line=zero_line)
+    plt.close(drawn[0])
+    return drawn[0].axes[0]
+
+
+def test_gains_of_one_fraction_sit_around_its_tick(tmp_path, monkeypatch):
+    ax = _one_fraction_panel(tmp_path, monkeypatch, {"eag": 0.03, "jitter": 0.05}, True)
     xs = [bars.lines[0].get_xdata()[0] for bars in ax.containers]
     low, high = ax.get_xlim()
-    monkeypatch.undo()
-    plt.close(drawn[0])
     assert np.mean(xs) == pytest.approx(100.0)
     assert low < min(xs) - 1 and max(xs) + 1 < high
 
 
 def test_best_decoder_line_is_visible_in_a_single_fraction_curve(tmp_path, monkeypatch):
-    import matplotlib.pyplot as plt
-
-    drawn = []
-    monkeypatch.setattr(plt, "close", drawn.append)
-    comparison = pd.DataFrame({
-        "mode": "tuned", "test_set": "test", "decoder": "gru", "train_fraction": 1.0,
-        "augmenter": ["none", "eag"], "r2": [0.89, 0.92],
-        "r2_low": [0.88, 0.91], "r2_high": [0.90, 0.93]})
-    decoding_gain._panels(comparison, "r2", "r2_low", "r2_high", tmp_path / "c.png",
-                          "R^2", "t", zero_line=False)
-    [best] = [ln for ln in drawn[0].axes[0].lines if ln.get_label().startswith("best decoder")]
-    monkeypatch.undo()
-    plt.close(drawn[0])
+    ax = _one_fraction_panel(tmp_path, monkeypatch, {"none": 0.89, "eag": 0.92}, False)
+    [best] = [ln for ln in ax.lines if ln.get_label().startswith("best decoder")]
     assert len(set(best.get_xdata())) > 1
     assert set(best.get_ydata()) == {0.89}
 
