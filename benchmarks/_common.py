@@ -78,6 +78,12 @@ def published(path: Path, benchmark: str) -> dict:
     return saved
 
 
+def print_redrawn(drawn: dict[str, Path]) -> None:
+    """Say which figures --redraw wrote (none when the result augmented nothing)."""
+    print("wrote " + ", ".join(shown(p) for p in drawn.values()) if drawn
+          else "nothing augmented: no figure to draw")
+
+
 def file_name_part(text: str) -> str:
     """An argparse type for a name appended to run folders and result files."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9_]*", text):

@@ -38,7 +38,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (add_redraw, augmenter_colours, duration, measured_on,  # noqa: E402
-                     published, run_machine, shown, sweep_parser, sweep_spec, write_json)
+                     print_redrawn, published, run_machine, shown, sweep_parser, sweep_spec,
+                     write_json)
 
 from eag_augment.model_selection import bootstrap_r2  # noqa: E402
 from eag_augment.pipelines import (compare, comparison_markdown, load_predictions,  # noqa: E402
@@ -450,7 +451,7 @@ def redraw(path: Path) -> dict[str, Path]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.redraw:
-        print("wrote " + ", ".join(shown(p) for p in redraw(args.redraw).values()))
+        print_redrawn(redraw(args.redraw))
         return 0
     if (setting := sweep_spec(args, "decoding_gain", f"decoding_gain_{args.dataset}.toml")) is None:
         return 0

@@ -26,8 +26,8 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (ROOT, published, run_machine, shown, sweep_spec,  # noqa: E402
-                     write_json)
+from _common import (ROOT, print_redrawn, published, run_machine, shown,  # noqa: E402
+                     sweep_spec, write_json)
 from decoding_gain import (_panels, build_parser,  # noqa: E402
                            check_targets, head_to_head, merge_runs, ratio_choices, records,
                            report_markdown)
@@ -119,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(__doc__.splitlines()[0], datasets=("m1",),
                         benchmark="label_scarce").parse_args(argv)
     if args.redraw:
-        drawn = redraw(args.redraw)
-        print("wrote " + ", ".join(shown(p) for p in drawn.values()) if drawn
-              else "nothing augmented: no figure to draw")
+        print_redrawn(redraw(args.redraw))
         return 0
     if (setting := sweep_spec(args, "label_scarce", "label_scarce_m1.toml")) is None:
         return 0

@@ -48,8 +48,8 @@ from sklearn.base import clone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (add_redraw, augmenter_colours, fit_decoders,  # noqa: E402
-                     interval_bars, measured_on, published, run_machine, shown, sweep_parser,
-                     sweep_spec, write_json)
+                     interval_bars, measured_on, print_redrawn, published, run_machine, shown,
+                     sweep_parser, sweep_spec, write_json)
 from decoding_gain import (TARGET_DECODERS, _interval, choices_section,  # noqa: E402
                            head_to_head, md_table, ratio_choices, records)
 
@@ -334,7 +334,7 @@ def paper_check(spec, trials: TrialSet, simulator) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.redraw:
-        print("wrote " + ", ".join(shown(p) for p in redraw(args.redraw).values()))
+        print_redrawn(redraw(args.redraw))
         return 0
     if (setting := sweep_spec(args, "unseen_conditions", SPEC_FILES[args.dataset])) is None:
         return 0

@@ -646,15 +646,27 @@ def test_best_decoder_line_is_visible_in_a_single_fraction_curve(tmp_path, monke
     (uc, "unseen_conditions_synthetic_medium", ["check", "gains"]),
     (label_scarce, "label_scarce_m1", ["gains"])])
 def test_redraw_draws_a_published_result_beside_its_json_and_refuses_another(
-        tmp_path, module, name, figures):
+        tmp_path, capsys, module, name, figures):
     published = tmp_path / f"{name}.json"
     published.write_text((_common.RESULTS / f"{name}.json").read_text())
     assert module.main(["--redraw", str(published)]) == 0
     assert sorted(p.name for p in tmp_path.glob("*.png")) == [f"{name}_{f}.png" for f in figures]
+    said = capsys.readouterr().out
+    assert said.startswith("wrote ") and all(f"{name}_{f}.png" in said for f in figures)
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"benchmark": "seed_spread"}))
     with pytest.raises(SystemExit, match="not a"):
         module.main(["--redraw", str(other)])
+
+
+def test_label_scarce_redraw_of_a_result_without_augmentation_draws_nothing(tmp_path, capsys):
+    saved = json.loads((_common.RESULTS / "label_scarce_m1.json").read_text())
+    saved["comparison"] = [r for r in saved["comparison"] if r["augmenter"] == "none"]
+    published = tmp_path / "label_scarce_none.json"
+    published.write_text(json.dumps(saved))
+    assert label_scarce.main(["--redraw", str(published)]) == 0
+    assert not list(tmp_path.glob("*.png"))
+    assert capsys.readouterr().out.strip() == "nothing augmented: no figure to draw"
 
 
 def test_label_scarce_offers_no_join_it_would_ignore(tmp_path, capsys):
